@@ -1,0 +1,1 @@
+"""Stitch Connect API client core: no Airflow imports."""

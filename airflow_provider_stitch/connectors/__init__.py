@@ -1,0 +1,1 @@
+"""Connector catalog and property validators: no Airflow imports."""

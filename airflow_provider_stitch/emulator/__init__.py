@@ -1,0 +1,1 @@
+"""Offline Stitch Connect API emulator."""
