@@ -1,0 +1,144 @@
+"""Typed views of catalog entries: :class:`ConnectorSpec` and :class:`PropertySpec`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+REQUIREMENTS = ("required", "optional", "internal", "read_only")
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """What the catalog knows about one connection property.
+
+    Attributes:
+        name: property name as Stitch spells it.
+        datatype: documented datatype (``string``, ``integer``, ``boolean``, ``object``, ``array``,
+            ``string/integer``).
+        requirement: ``required``, ``optional``, ``internal`` or ``read_only``.
+        credential: Stitch never returns the value; always masked.
+        step: connection step the property completes (``form`` or ``oauth``).
+        property_type: report-card ``property_type`` (``user_provided``, ``system_provided_by_default``, ...).
+        rule: shared rule from :mod:`~airflow_provider_stitch.connectors.rules` that checks the value.
+        pattern, enum, format: documented constraints.
+        json_in_string: the value is JSON carried in a string.
+        json_schema: documented shape of that JSON.
+        required_when: ``{"property": ..., "equals": ...}`` when the requirement is conditional.
+        default: documented default, if any.
+        subproperties: fields of an object (or of each array item) as ``{"name", "datatype", "required"}``.
+    """
+
+    name: str
+    datatype: str
+    requirement: str
+    credential: bool
+    step: str
+    property_type: str
+    rule: str | None = None
+    pattern: str | None = None
+    enum: tuple[str, ...] | None = None
+    format: str | None = None
+    json_in_string: bool = False
+    json_schema: dict[str, Any] | None = None
+    required_when: dict[str, str] | None = None
+    default: str | None = None
+    subproperties: tuple[dict[str, Any], ...] | None = None
+
+    @property
+    def is_required(self) -> bool:
+        """True when the property must be supplied to complete its step."""
+        return self.requirement == "required"
+
+    @property
+    def is_read_only(self) -> bool:
+        """True when Stitch sets the property and the user may not."""
+        return self.requirement == "read_only"
+
+    @classmethod
+    def from_catalog(cls, entry: dict[str, Any]) -> PropertySpec:
+        """Build from one property entry of ``catalog.json``."""
+        enum = entry.get("enum")
+        subs = entry.get("subproperties")
+        return cls(
+            name=entry["name"],
+            datatype=entry["datatype"],
+            requirement=entry["requirement"],
+            credential=bool(entry["credential"]),
+            step=entry["step"],
+            property_type=entry["property_type"],
+            rule=entry.get("rule"),
+            pattern=entry.get("pattern"),
+            enum=tuple(enum) if enum else None,
+            format=entry.get("format"),
+            json_in_string=bool(entry.get("json_in_string")),
+            json_schema=entry.get("json_schema"),
+            required_when=entry.get("required_when"),
+            default=entry.get("default"),
+            subproperties=tuple(subs) if subs else None,
+        )
+
+
+@dataclass(frozen=True)
+class ConnectorSpec:
+    """What the catalog knows about one source or destination type.
+
+    Attributes:
+        type: the ``type`` Stitch uses in the API (``platform.postgres``, ``redshift``, ``import_api``).
+        display_name: human name from the summary table (or stitch-docs).
+        kind: ``source`` or ``destination``.
+        is_database: a database source (``frequency_in_minutes`` may be 1).
+        steps: connection step types in order, as Stitch's report cards list them.
+        properties: every documented property, form step first.
+        deprecated: Stitch deprecated the type.
+        replacement: the type to use instead, when documented.
+        default_frequency_in_minutes: the report card's default scheduling interval, if known.
+        in_summary_table: listed in the docs text's summary table.
+        notes: recorded disagreements between the reference sources.
+        examples: the docs text's example objects per step (``form``, ``oauth``).
+    """
+
+    type: str
+    display_name: str
+    kind: str
+    is_database: bool
+    steps: list[str]
+    properties: list[PropertySpec]
+    deprecated: bool = False
+    replacement: str | None = None
+    default_frequency_in_minutes: int | None = None
+    in_summary_table: bool = False
+    notes: list[str] = field(default_factory=list)
+    examples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _by_name: dict[str, PropertySpec] = field(default_factory=dict, repr=False, compare=False)
+
+    def property(self, name: str) -> PropertySpec | None:
+        """The property called ``name`` (any step), or ``None`` when the type has no such property."""
+        return self._by_name.get(name)
+
+    def property_names(self, step: str | None = None) -> list[str]:
+        """Names of the properties, optionally only those of one step."""
+        return [p.name for p in self.properties if step is None or p.step == step]
+
+    @classmethod
+    def from_catalog(cls, entry: dict[str, Any]) -> ConnectorSpec:
+        """Build from one connector entry of ``catalog.json``."""
+        properties = [PropertySpec.from_catalog(p) for p in entry["properties"]]
+        by_name: dict[str, PropertySpec] = {}
+        for spec in properties:
+            by_name.setdefault(spec.name, spec)
+        return cls(
+            type=entry["type"],
+            display_name=entry["display_name"],
+            kind=entry["kind"],
+            is_database=bool(entry["is_database"]),
+            steps=list(entry["steps"]),
+            properties=properties,
+            deprecated=bool(entry["deprecated"]),
+            replacement=entry.get("replacement"),
+            default_frequency_in_minutes=entry.get("default_frequency_in_minutes"),
+            in_summary_table=bool(entry.get("in_summary_table")),
+            notes=list(entry.get("notes") or []),
+            examples=dict(entry.get("examples") or {}),
+            _by_name=by_name,
+        )
