@@ -4,31 +4,35 @@ from __future__ import annotations
 
 import difflib
 import json
-from functools import cache, lru_cache
-from importlib import resources
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from airflow_provider_stitch.connectors.errors import UnknownConnectionTypeError
 from airflow_provider_stitch.connectors.spec import ConnectorSpec
 
-CATALOG_RESOURCE = "catalog.json"
+CATALOG_PATH = Path(__file__).with_name("catalog.json")
 PLATFORM_PREFIX = "platform."
 KINDS = ("source", "destination")
+_SPECS: dict[str, ConnectorSpec] = {}
 
 
-@lru_cache(maxsize=1)
+@cache
 def load_catalog_document() -> dict[str, Any]:
     """Read and parse ``catalog.json`` once per process."""
-    text = resources.files("airflow_provider_stitch.connectors").joinpath(CATALOG_RESOURCE).read_text("utf-8")
-    return json.loads(text)
+    return json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=1)
-def _specs() -> dict[str, ConnectorSpec]:
-    return {
-        name: ConnectorSpec.from_catalog(entry)
-        for name, entry in load_catalog_document()["connectors"].items()
-    }
+def _entries() -> dict[str, Any]:
+    return load_catalog_document()["connectors"]
+
+
+def _spec(connection_type: str) -> ConnectorSpec:
+    """Build (once) the spec of a type known to be in the catalog."""
+    spec = _SPECS.get(connection_type)
+    if spec is None:
+        spec = _SPECS[connection_type] = ConnectorSpec.from_catalog(_entries()[connection_type])
+    return spec
 
 
 def summary_table_types() -> list[str]:
@@ -40,35 +44,37 @@ def normalise_type(connection_type: str) -> str:
     """Return the catalog spelling of a type; accepts the short form without ``platform.``.
 
     Args:
-        connection_type: e.g. ``platform.hubspot``, ``hubspot`` or ``redshift``.
+        connection_type: e.g. ``platform.hubspot``, ``hubspot`` or ``redshift``. An exact name wins, so
+            ``postgres`` is the PostgreSQL destination and ``platform.postgres`` the source.
+
+    Raises:
+        UnknownConnectionTypeError: no such type; the message names the closest known types.
     """
-    specs = _specs()
-    name = connection_type.strip() if isinstance(connection_type, str) else connection_type
-    if name in specs:
+    entries = _entries()
+    name = connection_type.strip() if isinstance(connection_type, str) else str(connection_type)
+    if name in entries:
         return name
-    if isinstance(name, str) and PLATFORM_PREFIX + name in specs:
+    if PLATFORM_PREFIX + name in entries:
         return PLATFORM_PREFIX + name
-    candidates = list(specs) + [t[len(PLATFORM_PREFIX) :] for t in specs if t.startswith(PLATFORM_PREFIX)]
-    close = difflib.get_close_matches(str(name), candidates, n=3, cutoff=0.6)
+    short_names = [t[len(PLATFORM_PREFIX) :] for t in entries if t.startswith(PLATFORM_PREFIX)]
     suggestions: list[str] = []
-    for match in close:
-        full = match if match in specs else PLATFORM_PREFIX + match
+    for match in difflib.get_close_matches(name, list(entries) + short_names, n=3, cutoff=0.6):
+        full = match if match in entries else PLATFORM_PREFIX + match
         if full not in suggestions:
             suggestions.append(full)
-    raise UnknownConnectionTypeError(str(connection_type), suggestions)
+    raise UnknownConnectionTypeError(name, suggestions)
 
 
 def get_connector(connection_type: str) -> ConnectorSpec:
     """The :class:`ConnectorSpec` of a connection type.
 
     Args:
-        connection_type: Stitch ``type`` (``platform.postgres``) or its short form (``postgres`` resolves to
-            the destination ``postgres`` first, since that is its exact name).
+        connection_type: Stitch ``type`` (``platform.postgres``) or its short form (``hubspot``).
 
     Raises:
         UnknownConnectionTypeError: the type is not in the catalog; the message names the closest types.
     """
-    return _specs()[normalise_type(connection_type)]
+    return _spec(normalise_type(connection_type))
 
 
 def list_connectors(kind: str | None = None) -> list[ConnectorSpec]:
@@ -79,7 +85,8 @@ def list_connectors(kind: str | None = None) -> list[ConnectorSpec]:
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be 'source' or 'destination', not {kind!r}")
-    return [spec for spec in _specs().values() if kind is None or spec.kind == kind]
+    specs = [_spec(name) for name in _entries()]
+    return [spec for spec in specs if kind is None or spec.kind == kind]
 
 
 def credential_properties(connection_type: str) -> frozenset[str]:
@@ -93,4 +100,4 @@ def credential_properties(connection_type: str) -> frozenset[str]:
 
 @cache
 def _credential_names(connection_type: str) -> frozenset[str]:
-    return frozenset(p.name for p in _specs()[connection_type].properties if p.credential)
+    return frozenset(p.name for p in _spec(connection_type).properties if p.credential)
