@@ -104,15 +104,11 @@ def json_schema(connection_type: str, step: str = "form") -> dict[str, Any]:
     conditions = []
     for spec in connector.properties:
         if spec.required_when:
-            trigger = spec.required_when
+            trigger, expected = spec.required_when["property"], spec.required_when["equals"]
+            accepted: list[Any] = [expected, True] if expected == "true" else [expected]
             conditions.append(
                 {
-                    "if": {
-                        "required": [trigger["property"]],
-                        "properties": {
-                            trigger["property"]: {"enum": [trigger["equals"], trigger["equals"] == "true"]}
-                        },
-                    },
+                    "if": {"required": [trigger], "properties": {trigger: {"enum": accepted}}},
                     "then": {"required": [spec.name]},
                 }
             )
