@@ -133,7 +133,9 @@ def run_emulator(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Text
 
 def forward_to_emulator(arguments: list[str]) -> int:
     """Import the emulator server only now and run its ``main`` with the given arguments."""
-    from airflow_provider_stitch.emulator import server
+    import importlib
+
+    server = importlib.import_module("airflow_provider_stitch.emulator.server")
 
     if arguments[:1] == ["--"]:
         arguments = arguments[1:]

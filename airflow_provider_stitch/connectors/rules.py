@@ -289,24 +289,28 @@ def formatted(value: Any, fmt: str) -> str:
 # ------------------------------------------------------------------------------------------------
 def _check_json_shape(document: Any, schema: dict[str, Any], where: str) -> None:
     kind = schema.get("type")
-    python_type: type | tuple[type, ...] = {"array": list, "object": dict, "string": str}.get(kind, object)
-    if not isinstance(document, python_type):
-        raise RuleViolation(f"{where} must be a JSON {kind}")
     if kind == "array":
-        items = schema.get("items") or {}
+        if not isinstance(document, list):
+            raise RuleViolation(f"{where} must be a JSON array")
         if not document:
             raise RuleViolation(f"{where} must contain at least one entry")
+        items = schema.get("items") or {}
         for index, element in enumerate(document):
             _check_json_shape(element, items, f"{where}[{index}]")
     elif kind == "object":
+        if not isinstance(document, dict):
+            raise RuleViolation(f"{where} must be a JSON object")
         missing = [key for key in schema.get("required", []) if key not in document]
         if missing:
             raise RuleViolation(f"{where} is missing " + ", ".join(repr(key) for key in missing))
         for key, sub_schema in (schema.get("properties") or {}).items():
             if key in document:
                 _check_json_shape(document[key], sub_schema, f"{where}.{key}")
-    elif kind == "string" and "enum" in schema and document not in schema["enum"]:
-        raise RuleViolation(f"{where} must be one of " + ", ".join(repr(v) for v in schema["enum"]))
+    elif kind == "string":
+        if not isinstance(document, str):
+            raise RuleViolation(f"{where} must be a JSON string")
+        if "enum" in schema and document not in schema["enum"]:
+            raise RuleViolation(f"{where} must be one of " + ", ".join(repr(v) for v in schema["enum"]))
 
 
 def json_in_string(value: Any, schema: dict[str, Any] | None) -> str:
