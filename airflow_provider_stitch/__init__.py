@@ -30,6 +30,46 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "stitch",
                 "hook-class-name": "airflow_provider_stitch.hooks.stitch.StitchHook",
                 "hook-name": "Stitch",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port"],
+                    "relabeling": {"password": "API access token", "host": "Base URL (optional)"},
+                    "placeholders": {"host": "https://api.stitchdata.com"},
+                },
+                "conn-fields": {
+                    "stitch_client_id": {
+                        "label": "Stitch client id",
+                        "description": "Account id used in Jobs paths; read from the account when empty.",
+                        "schema": {"type": ["integer", "null"], "minimum": 1},
+                    },
+                    "partner_id": {
+                        "label": "Partner id",
+                        "description": "Only for partners creating accounts or exchanging OAuth codes.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "partner_secret": {
+                        "label": "Partner secret",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "jobs_budget": {
+                        "label": "Jobs requests per 10 minutes",
+                        "description": "Share of Stitch's 30 Jobs requests per 10 minutes this connection may use.",
+                        "schema": {"type": ["integer", "null"], "default": 30, "minimum": 1, "maximum": 30},
+                    },
+                    "budget_backend": {
+                        "label": "Jobs budget store",
+                        "description": "memory: one process; sqlite: processes of one host; redis: many hosts.",
+                        "schema": {
+                            "type": ["string", "null"],
+                            "default": "sqlite",
+                            "enum": ["memory", "sqlite", "redis"],
+                        },
+                    },
+                    "budget_location": {
+                        "label": "Jobs budget location",
+                        "description": "SQLite file path, or redis:// URL; empty means a file under AIRFLOW_HOME.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                },
             }
         ],
     }
