@@ -1,0 +1,303 @@
+"""AsyncStitchClient: the asynchronous Stitch Connect API client (httpx), for triggers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+from airflow_provider_stitch.api.base import (
+    ClientSettings,
+    parse_many,
+    parse_one,
+    parse_page,
+    pick_source,
+    read_sync_answer,
+)
+from airflow_provider_stitch.api.budget import BudgetBackend, JobsBudget
+from airflow_provider_stitch.api.endpoints import ENDPOINTS, Endpoint
+from airflow_provider_stitch.api.errors import StitchTransportError
+from airflow_provider_stitch.api.models import (
+    ConnectionCheck,
+    Destination,
+    Extraction,
+    Load,
+    Source,
+    StatusResponse,
+    Stream,
+    SyncJob,
+)
+from airflow_provider_stitch.api.pagination import RowDeduplicator, extraction_key, load_key, passed_source_id
+from airflow_provider_stitch.api.transport import (
+    DEFAULT_BASE_URL,
+    MAX_PAGES,
+    USER_AGENT,
+    RetryWait,
+    decode_json,
+    describe_transport_failure,
+    embedded_error,
+    error_from_response,
+    request_headers,
+    resolve_page_path,
+)
+
+
+def _transport_error(error: httpx.HTTPError, method: str, path: str) -> StitchTransportError:
+    """Translate an httpx failure, noting whether the request can have reached Stitch."""
+    if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
+        sent: bool | None = False
+    elif isinstance(error, httpx.TimeoutException):
+        sent = True
+    else:
+        sent = None
+    return StitchTransportError(
+        describe_transport_failure(error), method=method, path=path, request_sent=sent
+    )
+
+
+class AsyncStitchClient(ClientSettings):
+    """Asynchronous client of the Stitch Connect API; use as ``async with AsyncStitchClient(...) as c``.
+
+    Takes the same arguments as :class:`~airflow_provider_stitch.api.client.StitchClient`, with
+    ``http_client`` (an ``httpx.AsyncClient``) in place of ``session`` and an async ``retry_sleep``.
+    """
+
+    def __init__(
+        self,
+        token: str | None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        client_id: int | str | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        budget: JobsBudget | None = None,
+        budget_max_wait: float = 0.0,
+        http_client: httpx.AsyncClient | None = None,
+        user_agent: str = USER_AGENT,
+        validate: bool = True,
+        retry_wait: RetryWait | None = None,
+        retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        budget_backend: BudgetBackend | None = None,
+        jobs_limit: int = 30,
+    ) -> None:
+        super().__init__(
+            token,
+            base_url=base_url,
+            client_id=client_id,
+            timeout=timeout,
+            max_attempts=max_attempts,
+            budget=budget,
+            budget_backend=budget_backend,
+            jobs_limit=jobs_limit,
+            budget_max_wait=budget_max_wait,
+            user_agent=user_agent,
+            validate=validate,
+            retry_wait=retry_wait,
+        )
+        self._owns_http = http_client is None
+        self._http = (
+            http_client if http_client is not None else httpx.AsyncClient(verify=True, follow_redirects=False)
+        )
+        self._retry_sleep = retry_sleep
+        self._client_id_lock = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client when this client created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncStitchClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _call(
+        self,
+        endpoint: Endpoint,
+        *,
+        path: str | None = None,
+        json_body: Any = None,
+        **path_params: Any,
+    ) -> Any:
+        """Send one logical request with retries; return the decoded body."""
+        request_path = path if path is not None else endpoint.path(**path_params)
+        if endpoint.match(request_path) is None:
+            raise StitchTransportError(f"path does not belong to endpoint {endpoint.name}", path=request_path)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=self._retry_wait,
+            retry=retry_if_exception(self._retry_predicate(endpoint, False)),
+            sleep=self._retry_sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._attempt(
+                    endpoint, request_path, json_body, attempt.retry_state.attempt_number
+                )
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    async def _attempt(self, endpoint: Endpoint, path: str, json_body: Any, number: int) -> Any:
+        """One HTTP exchange; a Jobs request pays its budget token first."""
+        if endpoint.is_jobs:
+            budget = await self.ajobs_budget()
+            await budget.aacquire(self.budget_max_wait)
+        started = time.monotonic()
+        try:
+            response = await self._http.request(
+                endpoint.method,
+                self.base_url + path,
+                json=json_body,
+                headers=request_headers(self._token, endpoint, self.user_agent),
+                timeout=self.timeout,
+                follow_redirects=False,
+            )
+        except httpx.HTTPError as error:
+            self._log_attempt(endpoint.method, path, type(error).__name__, number, started)
+            raise _transport_error(error, endpoint.method, path) from None
+        status = response.status_code
+        self._log_attempt(endpoint.method, path, status, number, started)
+        if endpoint.shape == "redirect" and 300 <= status < 400:
+            location = response.headers.get("Location")
+            if not location:
+                raise StitchTransportError(
+                    "redirect without a Location header", method=endpoint.method, path=path
+                )
+            return urljoin(self.base_url + "/", location)
+        if status >= 300:
+            raise error_from_response(
+                status,
+                response.headers,
+                response.text,
+                method=endpoint.method,
+                path=path,
+                secrets=self.secrets,
+            )
+        payload = decode_json(response.text, method=endpoint.method, path=path)
+        problem = embedded_error(
+            payload, status, response.text, method=endpoint.method, path=path, secrets=self.secrets
+        )
+        if problem is not None:
+            raise problem
+        return payload
+
+    async def aclient_id(self) -> int:
+        """The Stitch client id; read once from the account's sources or destinations when not given."""
+        async with self._client_id_lock:
+            if self._client_id is None:
+                for lister in (self.list_sources, self.list_destinations):
+                    items: list[Source] | list[Destination] = await lister()
+                    found = next((i.stitch_client_id for i in items if i.stitch_client_id), None)
+                    if found:
+                        self._client_id = int(found)
+                        break
+                else:
+                    raise self._missing_client_id()
+            return self._client_id
+
+    async def ajobs_budget(self) -> JobsBudget:
+        """The budget every Jobs request (each page, each retry) pays from."""
+        return self._budget_for(await self.aclient_id())
+
+    # ------------------------------------------------------------------ reads and job control
+
+    async def list_sources(self) -> list[Source]:
+        """All sources of the account."""
+        return parse_many(Source, await self._call(ENDPOINTS["list_sources"]))
+
+    async def list_destinations(self) -> list[Destination]:
+        """All destinations of the account."""
+        return parse_many(Destination, await self._call(ENDPOINTS["list_destinations"]))
+
+    async def get_source(self, source_id: int) -> Source:
+        """One source."""
+        return parse_one(Source, await self._call(ENDPOINTS["get_source"], source_id=source_id))
+
+    async def find_source(self, display_name: str, *, include_deleted: bool = False) -> Source | None:
+        """The source with this display name, or None."""
+        return pick_source(await self.list_sources(), display_name, include_deleted=include_deleted)
+
+    async def get_last_connection_check(self, source_id: int) -> ConnectionCheck:
+        """Latest connection check of a source."""
+        payload = await self._call(ENDPOINTS["get_source_last_connection_check"], source_id=source_id)
+        return parse_one(ConnectionCheck, payload)
+
+    async def list_streams(self, source_id: int) -> list[Stream]:
+        """Streams discovered in a source."""
+        return parse_many(Stream, await self._call(ENDPOINTS["list_streams"], source_id=source_id))
+
+    async def start_sync(self, source_id: int, *, raise_if_running: bool = False) -> SyncJob:
+        """Start a replication job; ``already_running=True`` when one is in progress."""
+        endpoint = ENDPOINTS["start_sync"]
+        payload = await self._call(endpoint, source_id=source_id)
+        return read_sync_answer(payload, endpoint.path(source_id=source_id), raise_if_running)
+
+    async def stop_sync(self, source_id: int) -> StatusResponse:
+        """Stop the running replication job of a source."""
+        return parse_one(StatusResponse, await self._call(ENDPOINTS["stop_sync"], source_id=source_id) or {})
+
+    # ------------------------------------------------------------------ jobs (rate limited)
+
+    async def _iter_pages(self, endpoint: Endpoint) -> AsyncIterator[list[dict[str, Any]]]:
+        """Raw rows of each page, following ``links.next``; every page pays a budget token."""
+        path = endpoint.path(stitch_client_id=await self.aclient_id())
+        visited = {path}
+        for _ in range(MAX_PAGES):
+            page = parse_page(await self._call(endpoint, path=path))
+            yield page.data
+            if page.next_path is None:
+                return
+            path = resolve_page_path(self.base_url, page.next_path)
+            if path in visited:
+                return
+            visited.add(path)
+
+    async def iter_extraction_pages(
+        self, *, stop_after_source_id: int | None = None
+    ) -> AsyncIterator[list[Extraction]]:
+        """Extractions page by page, rows already seen dropped; stops after ``stop_after_source_id``'s page."""
+        seen = RowDeduplicator(extraction_key)
+        async for raw in self._iter_pages(ENDPOINTS["list_extractions"]):
+            rows = [Extraction.model_validate(item) for item in raw]
+            yield seen.new_rows(rows)
+            if passed_source_id(rows, stop_after_source_id):
+                return
+
+    async def list_extractions(self, *, stop_after_source_id: int | None = None) -> list[Extraction]:
+        """The latest completed extraction of each source, all pages."""
+        found: list[Extraction] = []
+        async for page in self.iter_extraction_pages(stop_after_source_id=stop_after_source_id):
+            found.extend(page)
+        return found
+
+    async def list_loads(self, *, stop_when: Callable[[list[Load]], bool] | None = None) -> list[Load]:
+        """The latest load of each stream, all pages or until ``stop_when(page_rows)`` is true."""
+        seen = RowDeduplicator(load_key)
+        found: list[Load] = []
+        async for raw in self._iter_pages(ENDPOINTS["list_loads"]):
+            rows = [Load.model_validate(item) for item in raw]
+            found.extend(seen.new_rows(rows))
+            if stop_when is not None and stop_when(rows):
+                break
+        return found
+
+    async def get_extraction_logs_url(self, job_name: str) -> str:
+        """The pre-signed log URL of an extraction job (the 302 ``Location``; not followed)."""
+        endpoint = ENDPOINTS["get_extraction_logs"]
+        location = await self._call(endpoint, stitch_client_id=await self.aclient_id(), job_name=job_name)
+        if not isinstance(location, str):
+            raise StitchTransportError(
+                "expected a redirect to the log file", method="GET", path=endpoint.template
+            )
+        return location
+
+
+__all__ = ["AsyncStitchClient"]
