@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -189,6 +190,21 @@ def _message_text(message: Any) -> str:
     return str(message)
 
 
+_CODE_IN_TEXT = re.compile(r'"(?:error|code|type)"\s*:\s*"([A-Za-z_]+)"')
+_MESSAGE_IN_TEXT = re.compile(r'"(?:message|invalid_fields)"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _salvage_broken_json(text: str) -> tuple[str | None, str, dict[str, Any]]:
+    """Pull a code and message out of a body that looks like JSON but does not parse."""
+    code = _CODE_IN_TEXT.search(text)
+    message = _MESSAGE_IN_TEXT.search(text)
+    return (
+        code.group(1) if code else None,
+        message.group(1).replace('\\"', '"') if message else text,
+        {},
+    )
+
+
 def parse_error_body(status: int, text: str) -> tuple[str | None, str, dict[str, Any]]:
     """Read Stitch's error body, whatever its shape, into ``(code, message, details)``.
 
@@ -204,6 +220,8 @@ def parse_error_body(status: int, text: str) -> tuple[str | None, str, dict[str,
     else:
         plain = body if isinstance(body, str) else ""
 
+    if body is None and stripped.startswith("{"):
+        return _salvage_broken_json(stripped)
     if not isinstance(body, dict):
         return None, plain or stripped or f"HTTP {status}", {}
 
