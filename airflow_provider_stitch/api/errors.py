@@ -227,7 +227,8 @@ def parse_error_body(status: int, text: str) -> tuple[str | None, str, dict[str,
 
     error = body.get("error")
     if isinstance(error, str):
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        raw_data = body.get("data")
+        data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
         message = _message_text(data.get("message")) or error
         return error, message, dict(data)
     if isinstance(error, dict):
