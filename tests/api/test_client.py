@@ -707,3 +707,33 @@ def test_tls_verification_stays_on_even_with_a_lax_session(budget):
     session.send = send
     client.list_sources()
     assert seen["verify"] not in (False, None)
+
+
+# ---------------------------------------------------------------- validation before the network
+
+
+@responses.activate
+def test_invalid_properties_are_refused_before_any_request(budget):
+    from airflow_provider_stitch.connectors import PropertiesValidationError
+
+    client = StitchClient(TOKEN, client_id=CLIENT_ID, budget=budget)
+    with pytest.raises(PropertiesValidationError, match="bogus_prop"):
+        client.create_source("platform.github", "GitHub", {"bogus_prop": "x"})
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_update_sends_normalised_properties(budget):
+    client = StitchClient(TOKEN, client_id=CLIENT_ID, budget=budget)
+    responses.get(f"{BASE}/v4/sources/108726", json=SOURCE)
+    responses.put(f"{BASE}/v4/sources/108726", json=SOURCE)
+    client.update_source(108726, properties={"frequency_in_minutes": 60})
+    assert body_of(responses.calls[-1]) == {"properties": {"frequency_in_minutes": "60"}}
+
+
+@responses.activate
+def test_unknown_types_are_left_to_stitch(budget):
+    client = StitchClient(TOKEN, client_id=CLIENT_ID, budget=budget)
+    responses.post(f"{BASE}/v4/sources", json=SOURCE)
+    client.create_source("platform.not_in_catalog", "X", {"anything": "goes"})
+    assert body_of(responses.calls[0])["properties"] == {"anything": "goes"}
