@@ -1,0 +1,348 @@
+"""Name what a Stitch replication reads and writes: OpenLineage datasets and Airflow asset URIs.
+
+Inputs are the source's selected streams; outputs are the destination tables they load into (schema = the
+source's ``name``, table = the stream's name, or ``<source schema>__<table>`` when the database source sets
+``include_schemas_in_destination_stream_name``). Namespaces follow the OpenLineage naming spec where it has
+one (``postgres://host:port``, ``mysql://host:port``, ``snowflake://account``, ``bigquery``,
+``s3://bucket`` ...) and are built only from non-secret properties (host, port, database, account, project,
+bucket). A type without a known datasource scheme is named after the Stitch object that holds it, e.g.
+``github://stitch-source-244788``.
+
+Asset URIs are the same location written as a URI with one path segment per name part, which is the form
+Airflow's own providers use for the schemes they know (``postgres://host:5432/db/schema/table``,
+``bigquery://project/dataset/table``, ``s3://bucket/key``), so an asset a SQL operator declares and the
+asset a Stitch load declares for the same table are equal.
+
+Only the standard library is imported here; :func:`to_operator_lineage` loads the OpenLineage provider on
+call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote, urlsplit
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+PLATFORM_PREFIX = "platform."
+SNOWFLAKE_HOST_SUFFIX = ".snowflakecomputing.com"
+REDSHIFT_CLUSTER_HOST = re.compile(
+    r"^(?P<cluster>[^.]+)\.[^.]+\.(?P<region>[a-z0-9-]+)\.redshift(?:-serverless)?\.amazonaws\.com$"
+)
+INCLUDE_SCHEMA_FLAG = "include_schemas_in_destination_stream_name"
+
+
+class SourceLike(Protocol):
+    """The fields of a Stitch source that lineage reads (``api.models.Source`` has them)."""
+
+    id: int
+    type: str | None
+    name: str | None
+    properties: dict[str, Any]
+
+
+class DestinationLike(Protocol):
+    """The fields of a Stitch destination that lineage reads (``api.models.Destination`` has them)."""
+
+    id: int
+    type: str | None
+    properties: dict[str, Any]
+
+
+class StreamLike(Protocol):
+    """The fields of a Stitch stream that lineage reads (``api.models.Stream`` has them)."""
+
+    tap_stream_id: str | None
+    stream_name: str | None
+    selected: bool | None
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TableLocation:
+    """One table or object prefix: its OpenLineage namespace and name and its Airflow asset URI."""
+
+    namespace: str
+    name: str
+    asset_uri: str
+
+
+@dataclass(frozen=True)
+class ReplicationLineage:
+    """What one Stitch source replicates: input streams and the destination tables, in the same order."""
+
+    inputs: list[TableLocation] = field(default_factory=list)
+    outputs: list[TableLocation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Datasource:
+    """A scheme and authority (the OpenLineage namespace) for a family of connection types."""
+
+    scheme: str
+    authority: str
+
+    @property
+    def namespace(self) -> str:
+        """``scheme://authority``, or the bare scheme when there is no authority."""
+        return f"{self.scheme}://{self.authority}" if self.authority else self.scheme
+
+    def table(self, parts: Iterable[Any]) -> TableLocation:
+        """A dotted OpenLineage name and a one-segment-per-part asset URI for ``parts`` (empty ones dropped)."""
+        cleaned = [str(part) for part in parts if part not in (None, "")]
+        uri_root = f"{self.namespace}/" if self.authority else f"{self.scheme}://"
+        return TableLocation(
+            namespace=self.namespace,
+            name=".".join(cleaned),
+            asset_uri=uri_root + "/".join(quote(part, safe="") for part in cleaned),
+        )
+
+
+def short_type(connection_type: str | None) -> str:
+    """The connection type without ``platform.`` and with URI-safe characters (``platform.hp-mysql`` -> ``hp-mysql``)."""
+    text = (connection_type or "unknown").removeprefix(PLATFORM_PREFIX)
+    return re.sub(r"[^a-z0-9+.-]", "-", text.lower())
+
+
+def _host_port(properties: Mapping[str, Any], default_port: int) -> str | None:
+    """``host:port`` from a connection's properties (lower-cased host), or None without a host."""
+    host = str(properties.get("host") or "").strip().lower()
+    if not host:
+        return None
+    port = str(properties.get("port") or "").strip() or str(default_port)
+    return f"{host}:{port}"
+
+
+# ---- sources -------------------------------------------------------------------------------------------
+
+_POSTGRES_SOURCES = frozenset({"postgres", "heroku_pg", "cloudsql_pg", "hp-postgres", "hp-cloudsql-pg"})
+_MYSQL_SOURCES = frozenset({"mysql", "aurora", "mariadb", "cloudsql", "hp-mysql"})
+
+
+def _stream_table(stream: StreamLike) -> str:
+    """The table (or collection) a stream reads: its ``stream_name``, else the end of its ``tap_stream_id``."""
+    return stream.stream_name or (stream.tap_stream_id or "").rsplit("-", 1)[-1]
+
+
+def source_dataset(source: SourceLike, stream: StreamLike) -> TableLocation:
+    """Where one stream of ``source`` is read from."""
+    kind = (source.type or "").removeprefix(PLATFORM_PREFIX)
+    properties = source.properties or {}
+    metadata = stream.metadata or {}
+    table = _stream_table(stream)
+    database = metadata.get("database-name") or properties.get("dbname") or properties.get("database")
+    schema = metadata.get("schema-name")
+    if kind in _POSTGRES_SOURCES and (authority := _host_port(properties, 5432)):
+        return _Datasource("postgres", authority).table([database, schema, table])
+    if kind in _MYSQL_SOURCES and (authority := _host_port(properties, 3306)):
+        return _Datasource("mysql", authority).table([database or schema, table])
+    if kind == "mssql" and (authority := _host_port(properties, 1433)):
+        return _Datasource("mssql", authority).table([database, schema, table])
+    if kind == "oracle" and (authority := _host_port(properties, 1521)):
+        return _Datasource("oracle", authority).table([properties.get("sid"), schema, table])
+    if kind == "mongodb" and (authority := _host_port(properties, 27017)):
+        return _Datasource("mongodb", authority).table([database, table])
+    datasource = _Datasource(short_type(source.type), f"stitch-source-{source.id}")
+    return datasource.table([stream.tap_stream_id or table])
+
+
+# ---- destinations --------------------------------------------------------------------------------------
+
+
+def destination_table_name(source: SourceLike, stream: StreamLike) -> str:
+    """The table a stream loads into: its name, prefixed ``<schema>__`` when the source asks for that."""
+    table = _stream_table(stream)
+    flag = str((source.properties or {}).get(INCLUDE_SCHEMA_FLAG, "")).strip().lower()
+    schema = (stream.metadata or {}).get("schema-name")
+    return f"{schema}__{table}" if flag == "true" and schema else table
+
+
+def _redshift_authority(properties: Mapping[str, Any]) -> str | None:
+    """``cluster.region:port`` for a provisioned-cluster endpoint, else ``host:port``."""
+    host_port = _host_port(properties, 5439)
+    if host_port is None:
+        return None
+    host, _, port = host_port.rpartition(":")
+    match = REDSHIFT_CLUSTER_HOST.match(host)
+    return f"{match['cluster']}.{match['region']}:{port}" if match else host_port
+
+
+def _snowflake_account(properties: Mapping[str, Any]) -> str | None:
+    """The account identifier: the host without ``.snowflakecomputing.com``."""
+    host = str(properties.get("host") or "").strip().lower()
+    return host.removesuffix(SNOWFLAKE_HOST_SUFFIX) or None
+
+
+def _databricks_host(properties: Mapping[str, Any]) -> str | None:
+    """The workspace host of a Databricks JDBC URL; the URL's parameters (which may hold a token) are dropped."""
+    url = str(properties.get("jdbc_url") or "").strip()
+    if not url:
+        return None
+    hostname = urlsplit(url.removeprefix("jdbc:").split(";", 1)[0]).hostname
+    return hostname or None
+
+
+def _s3_location(properties: Mapping[str, Any], schema: str, table: str) -> TableLocation | None:
+    """The key prefix a table's files share: the key format up to its first per-file placeholder."""
+    bucket = str(properties.get("s3_bucket") or "").strip()
+    if not bucket:
+        return None
+    key_format = str(properties.get("s3_key_format_string") or "[integration_name]/[table_name]/")
+    key = key_format.replace("[integration_name]", schema).replace("[table_name]", table)
+    prefix = key.split("[", 1)[0].rstrip("/_-.")
+    return TableLocation(
+        namespace=f"s3://{bucket}",
+        name=prefix,
+        asset_uri=f"s3://{bucket}/" + quote(prefix, safe="/"),
+    )
+
+
+def _database_table(
+    scheme: str, authority: Callable[[Mapping[str, Any]], str | None]
+) -> Callable[[Mapping[str, Any], str, str], TableLocation | None]:
+    """A namer for ``scheme://authority`` destinations that write ``database.schema.table``."""
+
+    def name(properties: Mapping[str, Any], schema: str, table: str) -> TableLocation | None:
+        found = authority(properties)
+        if found is None:
+            return None
+        return _Datasource(scheme, found).table([properties.get("database"), schema, table])
+
+    return name
+
+
+def _snowflake_table(properties: Mapping[str, Any], schema: str, table: str) -> TableLocation | None:
+    """Snowflake folds unquoted names to upper case, so the database, schema and table are upper-cased."""
+    account = _snowflake_account(properties)
+    if account is None:
+        return None
+    parts = [properties.get("database"), schema, table]
+    return _Datasource("snowflake", account).table(str(part).upper() for part in parts if part)
+
+
+def _bigquery_table(properties: Mapping[str, Any], schema: str, table: str) -> TableLocation | None:
+    """``bigquery`` namespace, ``project.dataset.table`` name; the dataset is the Stitch schema."""
+    project = str(properties.get("project_id") or "").strip()
+    if not project:
+        return None
+    return _Datasource("bigquery", "").table([project, schema, table])
+
+
+def _mysql_table(properties: Mapping[str, Any], schema: str, table: str) -> TableLocation | None:
+    """MySQL has no schemas: the Stitch schema is the database."""
+    authority = _host_port(properties, 3306)
+    return None if authority is None else _Datasource("mysql", authority).table([schema, table])
+
+
+def _databricks_table(properties: Mapping[str, Any], schema: str, table: str) -> TableLocation | None:
+    """``databricks://<workspace host>``, ``schema.table`` name."""
+    host = _databricks_host(properties)
+    return None if host is None else _Datasource("databricks", host).table([schema, table])
+
+
+def _dataworld_table(properties: Mapping[str, Any], schema: str, table: str) -> TableLocation | None:
+    """``dataworld://<account id>``, ``schema.table`` name."""
+    account = str(properties.get("account_id") or "").strip()
+    return None if not account else _Datasource("dataworld", account).table([schema, table])
+
+
+_DESTINATION_NAMERS: dict[str, Callable[[Mapping[str, Any], str, str], TableLocation | None]] = {
+    "postgres": _database_table("postgres", lambda props: _host_port(props, 5432)),
+    "panoply": _database_table("postgres", lambda props: _host_port(props, 5439)),
+    "redshift": _database_table("redshift", _redshift_authority),
+    "mssql_server": _database_table("mssql", lambda props: _host_port(props, 1433)),
+    "azure_sqldw": _database_table("sqlserver", lambda props: _host_port(props, 1433)),
+    "snowflake": _snowflake_table,
+    "bigquery_v2": _bigquery_table,
+    "bigquery": _bigquery_table,
+    "mysql_destination": _mysql_table,
+    "databricks_delta": _databricks_table,
+    "s3": _s3_location,
+    "dataworld": _dataworld_table,
+}
+
+
+def destination_dataset(
+    destination_type: str | None,
+    destination_properties: Mapping[str, Any] | None,
+    schema: str,
+    table: str,
+    *,
+    destination_id: int | None = None,
+) -> TableLocation:
+    """Where ``schema.table`` lives in a destination of ``destination_type``.
+
+    Args:
+        destination_type: Stitch destination type, e.g. ``postgres``, ``snowflake``, ``bigquery_v2``.
+        destination_properties: the destination's properties (only non-secret ones are read).
+        schema: the destination schema, i.e. the Stitch source's ``name``.
+        table: the destination table name.
+        destination_id: names the namespace of a type without a known datasource scheme.
+    """
+    properties = destination_properties or {}
+    namer = _DESTINATION_NAMERS.get((destination_type or "").removeprefix(PLATFORM_PREFIX))
+    location = namer(properties, schema, table) if namer else None
+    if location is not None:
+        return location
+    owner = f"stitch-destination-{destination_id}" if destination_id is not None else "stitch-destination"
+    return _Datasource(short_type(destination_type), owner).table([schema, table])
+
+
+# ---- a whole replication -------------------------------------------------------------------------------
+
+
+def is_selected(stream: StreamLike) -> bool:
+    """Whether a stream is selected for replication (the stream flag or its stream-level metadata)."""
+    if stream.selected is not None:
+        return bool(stream.selected)
+    return bool((stream.metadata or {}).get("selected"))
+
+
+def replication_lineage(
+    source: SourceLike, destination: DestinationLike | None, streams: Iterable[StreamLike]
+) -> ReplicationLineage:
+    """Inputs (selected streams) and outputs (their destination tables) of one source's replication.
+
+    Args:
+        source: the Stitch source; its ``name`` is the destination schema.
+        destination: the account's destination; None yields inputs only.
+        streams: the source's streams; unselected ones are left out.
+    """
+    inputs: list[TableLocation] = []
+    outputs: list[TableLocation] = []
+    schema = source.name or f"source_{source.id}"
+    for stream in streams:
+        if not is_selected(stream):
+            continue
+        inputs.append(source_dataset(source, stream))
+        if destination is not None:
+            outputs.append(
+                destination_dataset(
+                    destination.type,
+                    destination.properties,
+                    schema,
+                    destination_table_name(source, stream),
+                    destination_id=destination.id,
+                )
+            )
+    return ReplicationLineage(inputs=inputs, outputs=outputs)
+
+
+def to_operator_lineage(lineage: ReplicationLineage) -> OperatorLineage:
+    """The OpenLineage provider's ``OperatorLineage`` for ``lineage`` (needs the ``openlineage`` extra)."""
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    return OperatorLineage(
+        inputs=[Dataset(namespace=item.namespace, name=item.name) for item in lineage.inputs],
+        outputs=[Dataset(namespace=item.namespace, name=item.name) for item in _unique(lineage.outputs)],
+    )
+
+
+def _unique(locations: Iterable[TableLocation]) -> list[TableLocation]:
+    """``locations`` without repeats, first occurrence kept (two streams may load one table)."""
+    return list(dict.fromkeys(locations))
