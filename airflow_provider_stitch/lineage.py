@@ -332,6 +332,40 @@ def replication_lineage(
     return ReplicationLineage(inputs=inputs, outputs=outputs)
 
 
+class LineageReader(Protocol):
+    """The non-Jobs reads lineage needs (``api.client.StitchClient`` has them)."""
+
+    def get_source(self, source_id: int) -> Any: ...
+
+    def list_streams(self, source_id: int) -> Any: ...
+
+    def list_destinations(self) -> Any: ...
+
+
+def account_destination(
+    destinations: Iterable[DestinationLike], source: SourceLike
+) -> DestinationLike | None:
+    """The destination ``source`` loads into: the one it names, else the account's first live one."""
+    candidates = [item for item in destinations if getattr(item, "deleted_at", None) is None]
+    wanted = getattr(source, "destination_id", None)
+    named = [item for item in candidates if wanted is not None and item.id == wanted]
+    chosen = named or candidates
+    return chosen[0] if chosen else None
+
+
+def fetch_replication_lineage(reader: LineageReader, source_id: int) -> ReplicationLineage:
+    """Lineage of one source from three non-Jobs requests: the source, its streams, the destinations.
+
+    Args:
+        reader: a Stitch client (nothing here touches the Jobs endpoints or their budget).
+        source_id: the Stitch source.
+    """
+    source = reader.get_source(source_id)
+    streams = reader.list_streams(source_id)
+    destination = account_destination(reader.list_destinations(), source)
+    return replication_lineage(source, destination, streams)
+
+
 def to_operator_lineage(lineage: ReplicationLineage) -> OperatorLineage:
     """The OpenLineage provider's ``OperatorLineage`` for ``lineage`` (needs the ``openlineage`` extra)."""
     from airflow.providers.common.compat.openlineage.facet import Dataset
