@@ -1,0 +1,214 @@
+"""Running the emulator inside a process: :class:`StitchEmulator` and its control client."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from airflow_provider_stitch.emulator.control import CONTROL_PREFIX
+from airflow_provider_stitch.emulator.runtime import EmulatorRuntime
+from airflow_provider_stitch.emulator.server import DEFAULT_HOST, base_url_of, bind_socket, build_server
+from airflow_provider_stitch.emulator.state import EmulatorSettings
+
+STARTUP_TIMEOUT = 10.0
+SHUTDOWN_TIMEOUT = 10.0
+
+
+class EmulatorControl:
+    """Client of the ``/__emulator__/`` control endpoints.
+
+    Args:
+        base_url: the emulator's base URL.
+        timeout: seconds per control request.
+    """
+
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/") + CONTROL_PREFIX, timeout=timeout)
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
+        response = self._http.request(method, path, json=body, params=params)
+        if response.status_code >= 400:
+            raise ValueError(f"emulator control {method} {path} refused: {response.text}")
+        return response.json()
+
+    def reset(self) -> None:
+        """Forget all accounts' data, faults, counters and the limit mode (the clock keeps its time)."""
+        self._call("POST", "/reset")
+
+    def state(self) -> dict[str, Any]:
+        """Accounts, sources, destinations and jobs (credentials masked)."""
+        return self._call("GET", "/state")  # type: ignore[no-any-return]
+
+    def stats(self, *, include_log: bool = True) -> dict[str, Any]:
+        """Request counters, the busiest Jobs window per client id and the request log."""
+        return self._call("GET", "/stats", params=None if include_log else {"log": "false"})  # type: ignore[no-any-return]
+
+    def now(self) -> float:
+        """Current emulator time (epoch seconds)."""
+        return float(self._call("GET", "/clock")["now"])
+
+    def advance(self, seconds: float) -> float:
+        """Move the emulator clock forward; returns the new time."""
+        return float(self._call("POST", "/clock/advance", {"seconds": seconds})["now"])
+
+    def set_faults(self, *rules: dict[str, Any], **rule: Any) -> list[dict[str, Any]]:
+        """Arrange faults: rule mappings, or one rule as keyword arguments (see ``FaultRule``)."""
+        specs = list(rules) + ([rule] if rule else [])
+        return self._call("POST", "/faults", {"faults": specs})["faults"]  # type: ignore[no-any-return]
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The arranged faults with their hit counts."""
+        return self._call("GET", "/faults")["faults"]  # type: ignore[no-any-return]
+
+    def clear_faults(self) -> None:
+        """Remove every arranged fault."""
+        self._call("DELETE", "/faults")
+
+    def arrange(self, source_id: int, **scenario: Any) -> dict[str, Any]:
+        """Arrange a source's future: ``fail={"phase", "message", "exit_status"}``, ``load_error={"message",
+        "streams"}``, ``durations={"discovery"|"tap"|"target": s}``, ``check_error="..."``, ``extra_tables=N``,
+        ``clear=True``."""
+        return self._call("POST", "/scenario", {"source_id": source_id, **scenario})  # type: ignore[no-any-return]
+
+    def set_jobs_limit_mode(
+        self, mode: str, *, limit: int = 30, window_seconds: float = 600.0, status: int = 429
+    ) -> dict[str, Any]:
+        """``off``, ``count`` (default) or ``block`` (refuse beyond ``limit`` per window with ``status``)."""
+        body = {"mode": mode, "limit": limit, "window_seconds": window_seconds, "status": status}
+        return self._call("POST", "/jobs-limit", body)  # type: ignore[no-any-return]
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        """Change settings: destination_limit, run_schedules, cron_scheduling, custom_emails_enabled,
+        hooks_enabled, check_seconds, phase_seconds."""
+        return self._call("POST", "/settings", settings)  # type: ignore[no-any-return]
+
+    def authorize_source(self, source_id: int) -> dict[str, Any]:
+        """Complete a source's OAuth step as if its user approved it."""
+        return self._call("POST", f"/sources/{source_id}/authorize")  # type: ignore[no-any-return]
+
+
+class StitchEmulator:
+    """The emulator on a loopback port in a background thread; use as a context manager.
+
+    Args:
+        port: port to bind (0 picks a free one).
+        token: access token of the primary account (generated when None).
+        client_id: client id of the primary account.
+        speed: emulator seconds per real second (``real`` clock).
+        clock: ``"real"`` or ``"manual"`` (frozen until :meth:`EmulatorControl.advance`).
+        host: loopback address to bind.
+        partner_id, partner_secret: partner credentials for ``POST /v3/accounts`` and OAuth.
+        settings: more :class:`EmulatorSettings` fields (destination_limit, run_schedules, phase_seconds, ...).
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        token: str | None = None,
+        client_id: int | None = None,
+        speed: float = 1.0,
+        clock: str = "real",
+        *,
+        host: str = DEFAULT_HOST,
+        partner_id: str | None = None,
+        partner_secret: str | None = None,
+        **settings: Any,
+    ) -> None:
+        if partner_id is not None:
+            settings["partner_id"] = partner_id
+        self.settings = EmulatorSettings(
+            token=token,
+            client_id=client_id,
+            partner_secret=partner_secret,
+            clock_mode=clock,
+            speed=speed,
+            **settings,
+        )
+        self.host = host
+        self.requested_port = port
+        self.runtime = EmulatorRuntime.create(self.settings)
+        self.port = 0
+        self.base_url = ""
+        self._thread: threading.Thread | None = None
+        self._server: Any = None
+        self._control: EmulatorControl | None = None
+
+    @property
+    def token(self) -> str:
+        """Access token of the primary account."""
+        return str(self.settings.token)
+
+    @property
+    def client_id(self) -> int:
+        """Client id of the primary account."""
+        return int(self.settings.client_id or 0)
+
+    @property
+    def partner_id(self) -> str:
+        """Partner id accepted by ``POST /v3/accounts``."""
+        return self.settings.partner_id
+
+    @property
+    def partner_secret(self) -> str:
+        """Partner secret accepted by ``POST /v3/accounts`` and the OAuth code exchange."""
+        return str(self.settings.partner_secret)
+
+    @property
+    def control(self) -> EmulatorControl:
+        """The control client (available while running)."""
+        if self._control is None:
+            raise RuntimeError("the emulator is not running")
+        return self._control
+
+    def start(self) -> StitchEmulator:
+        """Start serving; returns once the port accepts requests."""
+        if self._thread is not None:
+            return self
+        sock = bind_socket(self.host, self.requested_port)
+        self.port = sock.getsockname()[1]
+        self.base_url = base_url_of(self.host, self.port)
+        server = build_server(self.runtime, self.host, self.port)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name=f"stitch-emulator-{self.port}", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the Stitch emulator did not start")
+            time.sleep(0.005)
+        self._control = EmulatorControl(self.base_url)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the server thread (hanging requests are released)."""
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._server is not None:
+            self._server.request_stop()
+        if self._thread is not None:
+            self._thread.join(SHUTDOWN_TIMEOUT)
+        self._thread = None
+        self._server = None
+
+    def __enter__(self) -> StitchEmulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"StitchEmulator(base_url={self.base_url!r}, client_id={self.client_id}, token=***)"
