@@ -89,7 +89,7 @@ def test_lineage_module_import_is_light() -> None:
     probe = (
         "import json, sys\n"
         "before = set(sys.modules)\n"
-        "import airflow_provider_stitch.lineage, airflow_provider_stitch.assets\n"
+        "import airflow_provider_stitch.lineage_mixin\n"
         "print(json.dumps(sorted(set(sys.modules) - before)))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)

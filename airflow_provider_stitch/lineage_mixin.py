@@ -1,0 +1,77 @@
+"""OpenLineage facets and asset-alias events for a task that replicates one Stitch source.
+
+Mix :class:`ReplicationLineageMixin` in before ``BaseOperator``/``BaseSensorOperator``. The task needs
+``source_id`` and ``stitch_conn_id`` attributes; it may hand over what it already fetched with
+:meth:`ReplicationLineageMixin.remember_replication_lineage` so no request is repeated. Lineage never uses a
+Jobs endpoint: at most one ``get_source``, one ``list_streams`` and one ``list_destinations``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_stitch.assets import asset_aliases, attach_to_aliases
+from airflow_provider_stitch.lineage import (
+    DestinationLike,
+    LineageReader,
+    ReplicationLineage,
+    SourceLike,
+    StreamLike,
+    fetch_replication_lineage,
+    replication_lineage,
+    to_operator_lineage,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+logger = logging.getLogger(__name__)
+
+
+class ReplicationLineageMixin:
+    """Adds ``get_openlineage_facets_on_complete`` and destination-asset events to a Stitch task."""
+
+    source_id: Any
+    stitch_conn_id: str
+    outlets: Any
+    _replication_lineage: ReplicationLineage | None = None
+
+    def remember_replication_lineage(
+        self, source: SourceLike, destination: DestinationLike | None, streams: Iterable[StreamLike]
+    ) -> ReplicationLineage:
+        """Build and keep the lineage from objects the task already fetched."""
+        self._replication_lineage = replication_lineage(source, destination, streams)
+        return self._replication_lineage
+
+    def _lineage_reader(self) -> LineageReader:
+        """The client lineage reads with: a :class:`StitchHook` client for ``stitch_conn_id``."""
+        from airflow_provider_stitch.hooks.stitch import StitchHook
+
+        return StitchHook(stitch_conn_id=self.stitch_conn_id).get_client()
+
+    def stitch_replication_lineage(self) -> ReplicationLineage:
+        """This task's lineage: what it remembered, else read once with non-Jobs requests."""
+        if self._replication_lineage is None:
+            self._replication_lineage = fetch_replication_lineage(self._lineage_reader(), int(self.source_id))
+        return self._replication_lineage
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Inputs (selected streams) and outputs (destination tables) for the OpenLineage listener."""
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        try:
+            return to_operator_lineage(self.stitch_replication_lineage())
+        except Exception as error:  # lineage must never fail the task or the listener
+            logger.warning("Stitch lineage unavailable for source %s: %s", self.source_id, error)
+            return OperatorLineage()
+
+    def attach_destination_assets(self, context: Mapping[str, Any]) -> int:
+        """Add every loaded destination table to each asset alias in ``outlets``; the count of events.
+
+        Nothing is fetched when the task declares no asset alias.
+        """
+        if not asset_aliases(self.outlets):
+            return 0
+        return attach_to_aliases(context, self.outlets, self.stitch_replication_lineage())
