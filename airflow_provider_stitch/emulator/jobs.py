@@ -198,14 +198,18 @@ def settle_job(
     row = _extraction_row(account, source, job, end)
     account.extractions[source.id] = {**row, "_time": end}
     if job.stopped_at is None:
+        phase_end = job.started_at
         for phase in PHASES:
+            phase_end += job.durations[phase]
             status = row[f"{phase}_exit_status"]
             if status is None:
                 continue
             level = "INFO" if status == 0 else "ERROR"
             where = "target" if phase == "target" else "tap"
             detail = row[f"{phase}_description"] or "finished"
-            job.log_lines.append(f"{log_time(end)} {where} {level} {phase} exited with {status}: {detail}")
+            job.log_lines.append(
+                f"{log_time(min(phase_end, end))} {where} {level} {phase} exited with {status}: {detail}"
+            )
         if row["tap_exit_status"] == 0 and row["target_exit_status"] == 0:
             for stream in replicated_streams(source, has_field_selection):
                 job.log_lines.append(
