@@ -1,0 +1,177 @@
+"""Plumbing shared by the Stitch operators: the hook, argument checks, type lookup and error translation.
+
+Nothing here imports the API client, the models or the connector catalog at module import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, mask_secret
+
+if TYPE_CHECKING:
+    from airflow_provider_stitch.api.client import StitchClient
+    from airflow_provider_stitch.connectors import ConnectorSpec
+    from airflow_provider_stitch.hooks.stitch import StitchHook
+
+DEFAULT_CONN_ID = "stitch_default"
+
+
+def contains_template(value: Any) -> bool:
+    """True when ``value`` (or anything nested in it) still holds Jinja, so it can be checked only once rendered."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(contains_template(key) or contains_template(item) for key, item in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(contains_template(item) for item in value)
+    return False
+
+
+def require_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    """Return ``value`` when it is one of ``choices``; raise ``ValueError`` naming them otherwise."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}, not {value!r}")
+    return value
+
+
+def require_id(name: str, value: Any) -> int | None:
+    """An id argument as an int; None when it is still a template. Raises ``ValueError`` when it is no id."""
+    if contains_template(value):
+        return None
+    if isinstance(value, bool) or not str(value).strip().isdigit() or int(str(value).strip()) < 1:
+        raise ValueError(f"{name} must be a positive integer id, not {value!r}")
+    return int(str(value).strip())
+
+
+def require_text(name: str, value: Any) -> None:
+    """Raise ``ValueError`` unless ``value`` is a non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, not {value!r}")
+
+
+def require_mapping(name: str, value: Any, *, allow_empty: bool = True) -> None:
+    """Raise ``ValueError`` unless ``value`` is a mapping (or a template that will render into one)."""
+    if isinstance(value, str) and contains_template(value):
+        return
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be a dict, not {type(value).__name__}")
+    if not allow_empty and not value:
+        raise ValueError(f"{name} must not be empty")
+
+
+def connector_of_kind(connection_type: str, kind: str) -> ConnectorSpec:
+    """The catalog entry of a source or destination type (short names such as ``postgres`` accepted).
+
+    :param connection_type: Stitch type as the user wrote it.
+    :param kind: ``source`` or ``destination``.
+    :raises ValueError: unknown type (with suggestions), or a type of the other kind.
+    """
+    from airflow_provider_stitch.connectors import UnknownConnectionTypeError, get_connector
+
+    candidates = [connection_type]
+    if kind == "source" and not connection_type.startswith("platform."):
+        candidates.append(f"platform.{connection_type}")
+    first_error: UnknownConnectionTypeError | None = None
+    for candidate in candidates:
+        try:
+            connector = get_connector(candidate)
+        except UnknownConnectionTypeError as error:
+            first_error = first_error or error
+            continue
+        if connector.kind == kind:
+            return connector
+    if first_error is not None and len(candidates) == 1:
+        raise first_error
+    if first_error is not None:
+        raise ValueError(str(first_error)) from None
+    raise ValueError(f"{connection_type!r} is not a Stitch {kind} type")
+
+
+def validate_properties_now(connection_type: str, kind: str, properties: Any, *, partial: bool) -> None:
+    """Check properties with the connector catalog unless the type or properties are still templates.
+
+    :raises ValueError: unknown type, or ``PropertiesValidationError`` listing every problem.
+    """
+    if contains_template(connection_type) or contains_template(properties):
+        return
+    if not isinstance(properties, Mapping):
+        raise ValueError(f"properties must be a dict, not {type(properties).__name__}")
+    from airflow_provider_stitch.connectors import validate_properties
+
+    connector = connector_of_kind(connection_type, kind)
+    validate_properties(connector.type, dict(properties), partial=partial)
+
+
+def mask_credentials(connection_type: str | None, properties: Mapping[str, Any] | None) -> None:
+    """Register the values of a type's credential properties with Airflow's log masker."""
+    if not connection_type or not properties:
+        return
+    from airflow_provider_stitch.connectors import UnknownConnectionTypeError, credential_properties
+
+    try:
+        secret_names = credential_properties(connection_type)
+    except UnknownConnectionTypeError:
+        secret_names = frozenset()
+    for name, value in properties.items():
+        if name in secret_names and isinstance(value, str) and value:
+            mask_secret(value)
+
+
+@contextmanager
+def stitch_errors(action: str, hints: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Turn Stitch and validation errors into task failures that carry Stitch's code and message.
+
+    :param action: what was being done, e.g. ``"create source 'Shop'"``.
+    :param hints: extra advice, keyed by a fragment of Stitch's message or by its error code.
+    """
+    from airflow_provider_stitch.api.errors import StitchAPIError, StitchError
+    from airflow_provider_stitch.connectors import PropertiesValidationError
+
+    try:
+        yield
+    except PropertiesValidationError as error:
+        raise AirflowException(f"Could not {action}: {error}") from None
+    except StitchAPIError as error:
+        advice = next(
+            (
+                text
+                for key, text in (hints or {}).items()
+                if key == error.code or key.lower() in (error.message or "").lower()
+            ),
+            None,
+        )
+        message = f"Could not {action}: Stitch answered {error}"
+        raise AirflowException(f"{message}. {advice}" if advice else message) from None
+    except StitchError as error:
+        raise AirflowException(f"Could not {action}: {error}") from None
+
+
+class StitchBaseOperator(BaseOperator):
+    """Base of the Stitch operators: a lazily built hook and client for ``stitch_conn_id``.
+
+    :param stitch_conn_id: Airflow connection of type ``stitch``.
+    """
+
+    ui_color = "#ffd700"
+
+    def __init__(self, *, stitch_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stitch_conn_id = stitch_conn_id
+        self._hook: StitchHook | None = None
+
+    @property
+    def hook(self) -> StitchHook:
+        """The Stitch hook of this task (built on first use)."""
+        if self._hook is None:
+            from airflow_provider_stitch.hooks.stitch import StitchHook
+
+            self._hook = StitchHook(self.stitch_conn_id)
+        return self._hook
+
+    @property
+    def client(self) -> StitchClient:
+        """The synchronous API client of this task's connection."""
+        return self.hook.get_client()

@@ -1,0 +1,51 @@
+"""Shared test data and helpers for the operator tests (imported by conftest and the test modules)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from airflow_provider_stitch.emulator.harness import StitchEmulator
+
+POSTGRES_SOURCE_PROPERTIES = {
+    "host": "db.example.com",
+    "port": "5432",
+    "user": "stitch",
+    "password": "s3cret-pg-password",
+    "dbname": "shop",
+    "include_schemas_in_destination_stream_name": "true",
+    "frequency_in_minutes": "60",
+}
+POSTGRES_DESTINATION_PROPERTIES = {
+    "host": "warehouse.example.com",
+    "port": "5432",
+    "username": "loader",
+    "password": "s3cret-dw-password",
+    "database": "analytics",
+    "ssl": "false",
+    "encryption_type": "none",
+}
+
+
+class RecordingTaskInstance:
+    """Stands in for the task instance: records XCom pushes."""
+
+    def __init__(self) -> None:
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        json.dumps(value)  # XCom values must be JSON-serialisable
+        self.xcom[key] = value
+
+
+def connection_json(emulator: StitchEmulator, **extra: Any) -> str:
+    """The AIRFLOW_CONN_STITCH_DEFAULT value pointing at the emulator."""
+    extras = {"stitch_client_id": emulator.client_id, "budget_backend": "memory", **extra}
+    return json.dumps(
+        {"conn_type": "stitch", "host": emulator.base_url, "password": emulator.token, "extra": extras}
+    )
+
+
+def request_count(emulator: StitchEmulator) -> int:
+    """Requests the emulator's API (not its control endpoints) has served since the last reset."""
+    return int(emulator.control.stats(include_log=False)["requests"]["total"])
