@@ -25,6 +25,25 @@ def get_provider_info() -> dict[str, Any]:
         "hooks": [
             {"integration-name": "Stitch", "python-modules": ["airflow_provider_stitch.hooks.stitch"]},
         ],
+        "operators": [
+            {
+                "integration-name": "Stitch",
+                "python-modules": [
+                    "airflow_provider_stitch.operators.sources",
+                    "airflow_provider_stitch.operators.destinations",
+                    "airflow_provider_stitch.operators.streams",
+                    "airflow_provider_stitch.operators.notifications",
+                    "airflow_provider_stitch.operators.accounts",
+                ],
+            },
+        ],
+        "triggers": [
+            {
+                "integration-name": "Stitch",
+                "python-modules": ["airflow_provider_stitch.triggers.connection_check"],
+            },
+        ],
+        "extra-links": ["airflow_provider_stitch.links.StitchSourceLink"],
         "connection-types": [
             {
                 "connection-type": "stitch",
