@@ -263,3 +263,12 @@ class JobsBudget:
         return _wait_for_oldest(
             self.backend.timestamps(self.key, self.window, now), self.limit, self.window, now
         )
+
+
+def __getattr__(name: str) -> object:
+    """``RedisBudgetBackend`` lives in :mod:`.budget_redis`; load it (and redis) only when asked for."""
+    if name == "RedisBudgetBackend":
+        from airflow_provider_stitch.api.budget_redis import RedisBudgetBackend
+
+        return RedisBudgetBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
