@@ -153,13 +153,21 @@ class StitchBaseOperator(BaseOperator):
     """Base of the Stitch operators: a lazily built hook and client for ``stitch_conn_id``.
 
     :param stitch_conn_id: Airflow connection of type ``stitch``.
+    :param hook_params: extra arguments of :class:`StitchHook` (``timeout``, ``max_attempts``...).
     """
 
     ui_color = "#ffd700"
 
-    def __init__(self, *, stitch_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        stitch_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.stitch_conn_id = stitch_conn_id
+        self.hook_params = dict(hook_params or {})
         self._hook: StitchHook | None = None
 
     @property
@@ -168,7 +176,7 @@ class StitchBaseOperator(BaseOperator):
         if self._hook is None:
             from airflow_provider_stitch.hooks.stitch import StitchHook
 
-            self._hook = StitchHook(self.stitch_conn_id)
+            self._hook = StitchHook(self.stitch_conn_id, **self.hook_params)
         return self._hook
 
     @property
