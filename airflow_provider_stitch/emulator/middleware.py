@@ -20,12 +20,10 @@ _POLL = 0.05
 TRANSPORT_SEND_KEY = "stitch_emulator.server_send"
 
 
-async def _send_json(
-    send: Send, status: int, body: Any, extra_headers: list[tuple[bytes, bytes]] = ()
-) -> None:  # type: ignore[assignment]
+async def _send_json(send: Send, status: int, body: Any) -> None:
     payload = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers + list(extra_headers)})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -54,7 +52,24 @@ class EmulatorMiddleware:
         method, path = scope["method"], scope["path"]
         arrived = runtime.clock.now()
         group, client_id = classify(method, path)
-        outcome: dict[str, Any] = {"status": "no answer", "blocked": False}
+        outcome: dict[str, Any] = {"status": "no answer", "blocked": False, "recorded": False}
+
+        def finish() -> None:
+            """Count the request once (before a dropped connection lets the client move on)."""
+            if outcome["recorded"]:
+                return
+            outcome["recorded"] = True
+            runtime.stats.record(
+                method=method,
+                path=path,
+                status=outcome["status"],
+                time=arrived,
+                group=group,
+                client_id=client_id,
+                blocked=outcome["blocked"],
+            )
+
+        outcome["finish"] = finish
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -67,33 +82,21 @@ class EmulatorMiddleware:
                 if wait is not None:
                     outcome["blocked"] = True
                     limit = runtime.limiter.settings
+                    message = (
+                        f"more than {limit.limit} Jobs requests in {int(limit.window_seconds)} seconds for "
+                        f"client {client_id}; the window frees up in {wait:.0f} s"
+                    )
                     await _send_json(
-                        counting_send,
-                        limit.status,
-                        {
-                            "error": {
-                                "type": "rate_limited",
-                                "message": f"more than {limit.limit} Jobs requests in {int(limit.window_seconds)} "
-                                f"seconds for client {client_id}; the window frees up in {wait:.0f} s",
-                            }
-                        },
+                        counting_send, limit.status, {"error": {"type": "rate_limited", "message": message}}
                     )
                     return
             fault = runtime.faults.pick(method, path)
             if fault is not None:
-                await self._apply_fault(fault, scope, receive, send, counting_send, outcome)
+                await self._apply_fault(fault, scope, receive, counting_send, outcome)
                 return
             await self.app(scope, receive, counting_send)
         finally:
-            runtime.stats.record(
-                method=method,
-                path=path,
-                status=outcome["status"],
-                time=arrived,
-                group=group,
-                client_id=client_id,
-                blocked=outcome["blocked"],
-            )
+            finish()
 
     async def _wait(self, seconds: float | None) -> bool:
         """Sleep ``seconds`` (forever when None) unless the server stops; True when it is stopping."""
@@ -111,13 +114,13 @@ class EmulatorMiddleware:
         fault: FaultRule,
         scope: Scope,
         receive: Receive,
-        send: Send,
         counting_send: Send,
         outcome: dict[str, Any],
     ) -> None:
         if fault.delay and await self._wait(fault.delay):
-            await _drop_connection(scope)
             outcome["status"] = "dropped"
+            outcome["finish"]()
+            await _drop_connection(scope)
             return
         if fault.action == "delay":
             await self.app(scope, receive, counting_send)
@@ -145,8 +148,10 @@ class EmulatorMiddleware:
             await counting_send({"type": "http.response.body", "body": payload})
         elif fault.action == "hang":
             outcome["status"] = "hung"
+            outcome["finish"]()
             await self._wait(None)
             await _drop_connection(scope)
         else:
             outcome["status"] = "dropped"
+            outcome["finish"]()
             await _drop_connection(scope)
