@@ -46,10 +46,13 @@ class ReplicationLineageMixin:
         return self._replication_lineage
 
     def _lineage_reader(self) -> LineageReader:
-        """The client lineage reads with: a :class:`StitchHook` client for ``stitch_conn_id``."""
-        from airflow_provider_stitch.hooks.stitch import StitchHook
+        """The client lineage reads with: the task's own ``hook`` when it has one, else a new hook's."""
+        hook = getattr(self, "hook", None)
+        if hook is None:
+            from airflow_provider_stitch.hooks.stitch import StitchHook
 
-        return StitchHook(stitch_conn_id=self.stitch_conn_id).get_client()
+            hook = StitchHook(stitch_conn_id=self.stitch_conn_id)
+        return hook.get_client()
 
     def stitch_replication_lineage(self) -> ReplicationLineage:
         """This task's lineage: what it remembered, else read once with non-Jobs requests."""
