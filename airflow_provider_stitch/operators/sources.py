@@ -133,12 +133,17 @@ class _SourceWithConnectionCheck(StitchBaseOperator):
     def _read_check(self, source_id: int, check_job_name: str | None) -> Any:
         """One look at the last connection check (a missing check counts as not started)."""
         from airflow_provider_stitch.api.errors import StitchNotFoundError
-        from airflow_provider_stitch.triggers.connection_check import read_connection_check
+        from airflow_provider_stitch.triggers.connection_check import (
+            UNKNOWN_SOURCE_CODE,
+            read_connection_check,
+        )
 
         with stitch_errors(f"read the connection check of source {source_id}"):
             try:
                 check = self.client.get_last_connection_check(source_id)
-            except StitchNotFoundError:
+            except StitchNotFoundError as error:
+                if error.code == UNKNOWN_SOURCE_CODE:
+                    raise
                 check = None
         return read_connection_check(check, source_id, check_job_name)
 

@@ -21,6 +21,8 @@ CHECK_SUCCEEDED = "success"
 CHECK_FAILED = "failed"
 CHECK_TIMED_OUT = "timeout"
 CHECK_ERROR = "error"
+#: Stitch's error code for an unknown source id (a 404 without it means "no check yet").
+UNKNOWN_SOURCE_CODE = "InvalidId"
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,10 @@ class StitchConnectionCheckTrigger(BaseTrigger):
             while True:
                 try:
                     check = await client.get_last_connection_check(self.source_id)
-                except StitchNotFoundError:
+                except StitchNotFoundError as error:
+                    if error.code == UNKNOWN_SOURCE_CODE:
+                        yield self._event(CHECK_ERROR, f"could not read the connection check: {error}")
+                        return
                     check = None
                 except StitchError as error:
                     yield self._event(CHECK_ERROR, f"could not read the connection check: {error}")
