@@ -20,7 +20,7 @@ call.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
@@ -303,7 +303,11 @@ def is_selected(stream: StreamLike) -> bool:
 
 
 def replication_lineage(
-    source: SourceLike, destination: DestinationLike | None, streams: Iterable[StreamLike]
+    source: SourceLike,
+    destination: DestinationLike | None,
+    streams: Iterable[StreamLike],
+    *,
+    stream_names: Collection[str] | None = None,
 ) -> ReplicationLineage:
     """Inputs (selected streams) and outputs (their destination tables) of one source's replication.
 
@@ -311,12 +315,16 @@ def replication_lineage(
         source: the Stitch source; its ``name`` is the destination schema.
         destination: the account's destination; None yields inputs only.
         streams: the source's streams; unselected ones are left out.
+        stream_names: keep only these streams (``stream_name`` or ``tap_stream_id``); None keeps all.
     """
     inputs: list[TableLocation] = []
     outputs: list[TableLocation] = []
     schema = source.name or f"source_{source.id}"
+    wanted = None if stream_names is None else set(stream_names)
     for stream in streams:
         if not is_selected(stream):
+            continue
+        if wanted is not None and not wanted.intersection((stream.stream_name, stream.tap_stream_id)):
             continue
         inputs.append(source_dataset(source, stream))
         if destination is not None:
@@ -353,17 +361,20 @@ def account_destination(
     return chosen[0] if chosen else None
 
 
-def fetch_replication_lineage(reader: LineageReader, source_id: int) -> ReplicationLineage:
+def fetch_replication_lineage(
+    reader: LineageReader, source_id: int, *, stream_names: Collection[str] | None = None
+) -> ReplicationLineage:
     """Lineage of one source from three non-Jobs requests: the source, its streams, the destinations.
 
     Args:
         reader: a Stitch client (nothing here touches the Jobs endpoints or their budget).
         source_id: the Stitch source.
+        stream_names: keep only these streams; None keeps every selected stream.
     """
     source = reader.get_source(source_id)
     streams = reader.list_streams(source_id)
     destination = account_destination(reader.list_destinations(), source)
-    return replication_lineage(source, destination, streams)
+    return replication_lineage(source, destination, streams, stream_names=stream_names)
 
 
 def to_operator_lineage(lineage: ReplicationLineage) -> OperatorLineage:

@@ -9,7 +9,7 @@ Jobs endpoint: at most one ``get_source``, one ``list_streams`` and one ``list_d
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_stitch.assets import asset_aliases, attach_to_aliases
@@ -42,7 +42,9 @@ class ReplicationLineageMixin:
         self, source: SourceLike, destination: DestinationLike | None, streams: Iterable[StreamLike]
     ) -> ReplicationLineage:
         """Build and keep the lineage from objects the task already fetched."""
-        self._replication_lineage = replication_lineage(source, destination, streams)
+        self._replication_lineage = replication_lineage(
+            source, destination, streams, stream_names=self._lineage_stream_names()
+        )
         return self._replication_lineage
 
     def _lineage_reader(self) -> LineageReader:
@@ -54,10 +56,16 @@ class ReplicationLineageMixin:
             hook = StitchHook(stitch_conn_id=self.stitch_conn_id)
         return hook.get_client()
 
+    def _lineage_stream_names(self) -> Collection[str] | None:
+        """The streams this task covers; None means every selected stream of the source."""
+        return None
+
     def stitch_replication_lineage(self) -> ReplicationLineage:
         """This task's lineage: what it remembered, else read once with non-Jobs requests."""
         if self._replication_lineage is None:
-            self._replication_lineage = fetch_replication_lineage(self._lineage_reader(), int(self.source_id))
+            self._replication_lineage = fetch_replication_lineage(
+                self._lineage_reader(), int(self.source_id), stream_names=self._lineage_stream_names()
+            )
         return self._replication_lineage
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:

@@ -116,3 +116,12 @@ def test_no_alias_means_no_request() -> None:
     reader = RecordingReader()
     assert make_task(reader).attach_destination_assets({"outlet_events": {}}) == 0
     assert reader.calls == []
+
+
+def test_a_task_covering_some_streams_reports_only_those() -> None:
+    extra = Stream(stream_id=3, stream_name="deals", selected=True, metadata={"schema-name": "public"})
+    reader = RecordingReader()
+    task = make_task(reader)
+    task._lineage_stream_names = lambda: ["deals"]
+    task.remember_replication_lineage(SOURCE, DESTINATION, [*STREAMS, extra])
+    assert [item.name for item in task.get_openlineage_facets_on_complete(None).outputs] == ["acme.crm.deals"]

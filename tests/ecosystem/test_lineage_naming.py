@@ -254,3 +254,13 @@ def test_no_destination_gives_inputs_only() -> None:
     lineage = replication_lineage(postgres_source(), None, [db_stream("customers")])
     assert [item.name for item in lineage.inputs] == ["orders.public.customers"]
     assert lineage.outputs == []
+
+
+def test_stream_names_keep_only_the_named_selected_streams() -> None:
+    destination = Destination(id=7, type="bigquery_v2", properties={"project_id": "p"})
+    streams = [db_stream("customers"), db_stream("orders"), db_stream("refunds", selected=False)]
+    lineage = replication_lineage(
+        postgres_source(), destination, streams, stream_names=["orders-public-customers", "refunds"]
+    )
+    assert [item.name for item in lineage.outputs] == ["p.shop.customers"]
+    assert [item.name for item in lineage.inputs] == ["orders.public.customers"]
