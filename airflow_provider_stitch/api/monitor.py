@@ -523,6 +523,7 @@ class JobsMonitor:
             weakref.WeakKeyDictionary()
         )
         self._source_names: dict[int, str] = {}
+        self._budget_free_at = -math.inf
         self.refreshes = {kind: 0 for kind in KINDS}
 
     def __repr__(self) -> str:
@@ -607,15 +608,23 @@ class JobsMonitor:
         return self.snapshots[kind].fetched_at + self._spacing[kind]
 
     def next_check_in(self, kind: str) -> float:
-        """Seconds until a refresh of ``kind`` may happen (spacing and budget both allow it)."""
-        wait = max(0.0, self._due_at(kind) - self.now())
-        return max(wait, self.budget.seconds_until_available())
+        """Seconds until a refresh of ``kind`` may happen (spacing and, as last seen, the budget allow it)."""
+        return max(0.0, self._due_at(kind) - self.now(), self._budget_free_at - self.now())
 
     def _pull_shared(self, kind: str) -> None:
+        """Merge a snapshot another process stored, when it is newer than ours."""
         stored = self.budget.backend.get_snapshot(self._snapshot_key(kind))
-        if stored is not None and stored[1] > self.snapshots[kind].fetched_at - 1e-9:
+        if stored is not None and stored[1] > self.snapshots[kind].fetched_at:
             with self._lock:
                 self.snapshots[kind].merge(ListSnapshot.from_json(stored[0]))
+
+    def _refresh_wanted(self, kind: str, identities: Iterable[str]) -> bool:
+        """Due by our snapshot, still due after taking any newer shared one, and the budget was not seen empty."""
+        identities = list(identities)
+        if not self._needs_refresh(kind, identities):
+            return False
+        self._pull_shared(kind)
+        return self._needs_refresh(kind, identities) and self.now() >= self._budget_free_at
 
     def _push_shared(self, kind: str) -> None:
         with self._lock:
@@ -631,8 +640,16 @@ class JobsMonitor:
             return now - snapshot.fetched_at >= self.min_interval
         return now >= self._due_at(kind)
 
+    def _budget_has_token(self) -> bool:
+        """Ask the budget; remember until when it is empty so waiters need not ask again before then."""
+        wait = self.budget.seconds_until_available()
+        if wait > 0:
+            self._budget_free_at = self.now() + wait
+            return False
+        return True
+
     def _begin_walk(self, kind: str) -> PageWalk | None:
-        if self.budget.seconds_until_available() > 0:
+        if not self._budget_has_token():
             return None
         watched = self.watched(kind)
         if not watched:
@@ -656,7 +673,7 @@ class JobsMonitor:
             return 0
         page: int | None = walk.start
         while page is not None:
-            if self.budget.seconds_until_available() > 0:
+            if not self._budget_has_token():
                 break
             try:
                 rows, has_next = fetch_page_sync(client, KINDS[kind], page)
@@ -679,7 +696,7 @@ class JobsMonitor:
             return 0
         page: int | None = walk.start
         while page is not None:
-            if await asyncio.to_thread(self.budget.seconds_until_available) > 0:
+            if not await asyncio.to_thread(self._budget_has_token):
                 break
             try:
                 rows, has_next = await fetch_page_async(client, KINDS[kind], page)
@@ -713,8 +730,7 @@ class JobsMonitor:
 
     def check_extraction(self, client: StitchClient, watch: ExtractionWatch) -> ExtractionOutcome | None:
         """Answer, refreshing first when the snapshot is due for a refresh and the budget allows."""
-        self._pull_shared(EXTRACTIONS)
-        if self._needs_refresh(EXTRACTIONS, [watch.identity]):
+        if self._refresh_wanted(EXTRACTIONS, [watch.identity]):
             self.refresh(client, EXTRACTIONS)
         return self.answer_extraction(watch)
 
@@ -722,9 +738,10 @@ class JobsMonitor:
         self, client: AsyncStitchClient, watch: ExtractionWatch
     ) -> ExtractionOutcome | None:
         """Async :meth:`check_extraction`; one refresh at a time per event loop."""
+        if not self._needs_refresh(EXTRACTIONS, [watch.identity]):
+            return self.answer_extraction(watch)
         async with self._alock():
-            await asyncio.to_thread(self._pull_shared, EXTRACTIONS)
-            if self._needs_refresh(EXTRACTIONS, [watch.identity]):
+            if await asyncio.to_thread(self._refresh_wanted, EXTRACTIONS, [watch.identity]):
                 await self.arefresh(client, EXTRACTIONS)
         return self.answer_extraction(watch)
 
@@ -764,16 +781,16 @@ class JobsMonitor:
 
     def check_loads(self, client: StitchClient, watch: LoadWatch) -> LoadOutcome | None:
         """Answer, refreshing first when needed and affordable."""
-        self._pull_shared(LOADS)
-        if self._needs_refresh(LOADS, watch.identities):
+        if self._refresh_wanted(LOADS, watch.identities):
             self.refresh(client, LOADS)
         return self.answer_loads(watch)
 
     async def acheck_loads(self, client: AsyncStitchClient, watch: LoadWatch) -> LoadOutcome | None:
         """Async :meth:`check_loads`."""
+        if not self._needs_refresh(LOADS, watch.identities):
+            return self.answer_loads(watch)
         async with self._alock():
-            await asyncio.to_thread(self._pull_shared, LOADS)
-            if self._needs_refresh(LOADS, watch.identities):
+            if await asyncio.to_thread(self._refresh_wanted, LOADS, watch.identities):
                 await self.arefresh(client, LOADS)
         return self.answer_loads(watch)
 
@@ -816,8 +833,7 @@ class JobsMonitor:
                 now = self.now()
                 if deadline is not None and now >= deadline:
                     raise StitchWaitTimeout(f"gave up waiting for the {what}: the deadline passed")
-                pause = await asyncio.to_thread(self.next_check_in, kind)
-                pause = max(pause, 0.5)
+                pause = max(self.next_check_in(kind), 0.5)
                 if deadline is not None:
                     pause = min(pause, max(deadline - now, 0.0))
                 await self.asleep(pause)

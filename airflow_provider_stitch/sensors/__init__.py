@@ -1,1 +1,20 @@
-"""Sensors."""
+"""Sensors; importing this package loads no HTTP client or API model."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_stitch.sensors.replication import StitchExtractionSensor, StitchLoadSensor
+
+__all__ = ["StitchExtractionSensor", "StitchLoadSensor"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a sensor class from its module the first time it is asked for."""
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(".replication", __name__), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,316 @@
+"""Start and stop Stitch replication jobs; waiting goes through the shared JobsMonitor, never its own polls."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowSkipException,
+    BaseOperator,
+)
+
+from airflow_provider_stitch.links import StitchSourceLink, push_stitch_source
+from airflow_provider_stitch.sensors.replication import (
+    DEFAULT_CONN_ID,
+    STITCH_JOB_XCOM_KEY,
+    default_deferrable,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_stitch.api.client import StitchClient
+    from airflow_provider_stitch.api.monitor import ExtractionOutcome, ExtractionWatch, JobsMonitor
+    from airflow_provider_stitch.hooks.stitch import StitchHook
+
+IF_RUNNING_CHOICES = ("attach", "fail", "skip")
+#: Default seconds between looks at the shared snapshot while waiting in a worker.
+DEFAULT_POLL_INTERVAL = 30.0
+#: Default seconds a wait may last.
+DEFAULT_TIMEOUT = 6 * 3600.0
+
+
+class StitchStartReplicationOperator(BaseOperator):
+    """Start a replication job of a source and (optionally) wait for its extraction and loads.
+
+    Returns the job name (None when it attached to a job Stitch did not name). Also pushes XCom
+    ``stitch_job`` (job name, source id, start time) for sensors and ``stitch_source`` for the extra link.
+
+    :param source_id: the source to replicate.
+    :param wait_for_completion: wait until the extraction finished; fail if it failed.
+    :param wait_for_loads: also wait until the source's selected streams loaded after the extraction.
+    :param if_running: when a job already runs: ``attach`` (wait for it), ``fail`` or ``skip``.
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param poll_interval: shortest seconds between looks at the shared snapshot (worker waits).
+    :param timeout: seconds the wait may last; then the sync is stopped and the task fails.
+    :param stitch_conn_id: Airflow connection id.
+    :param end_from_trigger: in deferrable mode, end the task from the triggerer (not under ``dags test``).
+    """
+
+    template_fields: Sequence[str] = ("source_id",)
+    operator_extra_links = (StitchSourceLink(),)
+    ui_color = "#ffd700"
+
+    #: How a worker wait sleeps (replaceable in tests that drive a manual clock).
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def __init__(
+        self,
+        *,
+        source_id: int | str,
+        wait_for_completion: bool = True,
+        wait_for_loads: bool = False,
+        if_running: str = "attach",
+        deferrable: bool | None = None,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+        stitch_conn_id: str = DEFAULT_CONN_ID,
+        end_from_trigger: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if if_running not in IF_RUNNING_CHOICES:
+            raise ValueError(f"if_running must be one of {', '.join(IF_RUNNING_CHOICES)}, not {if_running!r}")
+        if poll_interval <= 0 or timeout <= 0:
+            raise ValueError("poll_interval and timeout must be positive numbers of seconds")
+        self.source_id = source_id
+        self.wait_for_completion = wait_for_completion
+        self.wait_for_loads = wait_for_loads
+        self.if_running = if_running
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self.poll_interval = float(poll_interval)
+        self.timeout = float(timeout)
+        self.stitch_conn_id = stitch_conn_id
+        self.end_from_trigger = end_from_trigger
+        self._running_source: int | None = None
+
+    def _hook(self) -> StitchHook:
+        from airflow_provider_stitch.hooks.stitch import StitchHook
+
+        return StitchHook(self.stitch_conn_id)
+
+    # ------------------------------------------------------------------ start
+
+    def execute(self, context: Context) -> str | None:
+        """Start the sync (or attach), then wait as configured."""
+        from airflow_provider_stitch.api.monitor import ExtractionWatch
+
+        source_id = int(self.source_id)
+        client = self._hook().get_client()
+        started_at = client.jobs_budget.clock()
+        job = client.start_sync(source_id)
+        if job.already_running:
+            if self.if_running == "fail":
+                raise AirflowException(f"source {source_id} already has a running job: {job.message}")
+            if self.if_running == "skip":
+                raise AirflowSkipException(f"source {source_id} already has a running job; skipping")
+            self.log.info("Source %s already has a running job; attaching to it", source_id)
+        else:
+            self.log.info("Started Stitch job %s for source %s", job.job_name, source_id)
+        push_stitch_source(context, client.client_id, source_id)
+        context["ti"].xcom_push(
+            key=STITCH_JOB_XCOM_KEY,
+            value={"job_name": job.job_name, "source_id": source_id, "started_at": started_at},
+        )
+        if not self.wait_for_completion:
+            return job.job_name
+        self._running_source = source_id
+        watch = ExtractionWatch(source_id, job.job_name, started_at)
+        deadline = started_at + self.timeout
+        if self.deferrable:
+            self._defer(watch, deadline)
+        outcome = self._wait_in_worker(client, watch, deadline)
+        self._raise_if_failed(client, outcome)
+        if self.wait_for_loads:
+            self._wait_loads_in_worker(client, outcome, deadline)
+        self._running_source = None
+        return outcome.job_name if job.job_name is None else job.job_name
+
+    def _defer(self, watch: ExtractionWatch, deadline: float) -> None:
+        from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger, StitchLoadTrigger
+
+        common = {
+            "stitch_conn_id": self.stitch_conn_id,
+            "source_id": watch.source_id,
+            "job_name": watch.job_name,
+            "after": watch.after,
+            "deadline": deadline,
+            "stop_on_timeout": True,
+            "end_from_trigger": self.end_from_trigger,
+            "return_value": watch.job_name,
+        }
+        trigger = StitchLoadTrigger(**common) if self.wait_for_loads else StitchExtractionTrigger(**common)
+        self.defer(trigger=trigger, method_name="execute_complete")
+
+    # ------------------------------------------------------------------ waiting in a worker
+
+    def _monitor(self, client: StitchClient) -> JobsMonitor:
+        from airflow_provider_stitch.api.monitor import monitor_for_client
+
+        return monitor_for_client(client)
+
+    def _pause(self, monitor: JobsMonitor, kind: str, deadline: float) -> None:
+        """Sleep until the next useful look, never past the deadline."""
+        now = monitor.now()
+        if now >= deadline:
+            self._stop_and_fail(monitor, deadline)
+        pause = max(self.poll_interval, monitor.next_check_in(kind))
+        self.sleep(min(pause, deadline - now))
+
+    def _stop_and_fail(self, monitor: JobsMonitor, deadline: float) -> None:
+        client = self._hook().get_client()
+        what = self._stop_quietly(client)
+        raise AirflowException(
+            f"Stitch job of source {self.source_id} did not finish within {self.timeout:.0f} s; {what}"
+        )
+
+    def _wait_in_worker(
+        self, client: StitchClient, watch: ExtractionWatch, deadline: float
+    ) -> ExtractionOutcome:
+        from airflow_provider_stitch.api.monitor import EXTRACTIONS
+
+        monitor = self._monitor(client)
+        monitor.watch(EXTRACTIONS, [watch.identity])
+        try:
+            while True:
+                outcome = monitor.check_extraction(client, watch)
+                if outcome is not None:
+                    return outcome
+                self._pause(monitor, EXTRACTIONS, deadline)
+        finally:
+            monitor.unwatch(EXTRACTIONS, [watch.identity])
+
+    def _wait_loads_in_worker(
+        self, client: StitchClient, outcome: ExtractionOutcome, deadline: float
+    ) -> None:
+        from airflow_provider_stitch.api.monitor import LOADS
+
+        monitor = self._monitor(client)
+        watch = monitor.load_watch(client, int(self.source_id), None, outcome.completion_time)
+        monitor.watch(LOADS, watch.identities)
+        try:
+            while True:
+                loads = monitor.check_loads(client, watch)
+                if loads is not None:
+                    if not loads.succeeded:
+                        raise AirflowException(
+                            f"Stitch loads of source {self.source_id} failed: {loads.message}"
+                        )
+                    return
+                self._pause(monitor, LOADS, deadline)
+        finally:
+            monitor.unwatch(LOADS, watch.identities)
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _raise_if_failed(self, client: StitchClient, outcome: ExtractionOutcome) -> None:
+        if outcome.succeeded:
+            self.log.info("Stitch job %s of source %s succeeded", outcome.job_name, self.source_id)
+            return
+        self._running_source = None
+        self._log_logs_location(client, outcome.job_name)
+        raise AirflowException(
+            f"Stitch job {outcome.job_name} of source {self.source_id} failed in the {outcome.failed_phase} "
+            f"phase: {outcome.message}"
+        )
+
+    def _log_logs_location(self, client: StitchClient, job_name: str | None) -> None:
+        """Log where the extraction logs are; the URL costs a Jobs request, so only when the budget has one."""
+        if not job_name:
+            return
+        from airflow_provider_stitch.api.endpoints import ENDPOINTS
+        from airflow_provider_stitch.api.errors import StitchError
+
+        path = ENDPOINTS["get_extraction_logs"].path(stitch_client_id=client.client_id, job_name=job_name)
+        if client.jobs_budget.seconds_until_available() == 0:
+            try:
+                url = client.get_extraction_logs_url(job_name)
+            except StitchError as problem:
+                self.log.warning(
+                    "Could not get the extraction log URL (%s); fetch it from GET %s", problem, path
+                )
+                return
+            self.log.error(
+                "Extraction logs of %s (pre-signed link, valid for a short time): %s", job_name, url
+            )
+            return
+        self.log.error(
+            "Extraction logs of %s: GET %s (skipped now: the Jobs budget is spent)", job_name, path
+        )
+
+    def execute_complete(self, context: Context, event: Any = None) -> str | None:
+        """Finish after the trigger fired: return the job name, or fail with Stitch's message."""
+        from airflow_provider_stitch.triggers.replication import read_event
+
+        self._running_source = None
+        what = f"Stitch job of source {self.source_id}"
+        try:
+            payload = read_event(event, what)
+        except AirflowException:
+            if (
+                isinstance(event, dict)
+                and event.get("extraction")
+                and not event["extraction"].get("succeeded")
+            ):
+                self._log_logs_location(self._hook().get_client(), event["extraction"].get("job_name"))
+            raise
+        return payload.get("job_name")
+
+    # ------------------------------------------------------------------ stopping
+
+    def _stop_quietly(self, client: StitchClient) -> str:
+        from airflow_provider_stitch.api.errors import StitchError
+
+        try:
+            client.stop_sync(int(self.source_id))
+        except StitchError as problem:
+            return f"stopping the sync failed: {problem}"
+        finally:
+            self._running_source = None
+        return "the sync was stopped"
+
+    def on_kill(self) -> None:
+        """Stop the sync this task started or attached to (best effort)."""
+        if self._running_source is None:
+            return
+        what = self._stop_quietly(self._hook().get_client())
+        self.log.info("Task killed: %s (source %s)", what, self.source_id)
+
+
+class StitchStopReplicationOperator(BaseOperator):
+    """Stop a source's running replication job; when none runs, that is success too.
+
+    :param source_id: the source.
+    :param stitch_conn_id: Airflow connection id.
+    """
+
+    template_fields: Sequence[str] = ("source_id",)
+    operator_extra_links = (StitchSourceLink(),)
+
+    def __init__(self, *, source_id: int | str, stitch_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source_id = source_id
+        self.stitch_conn_id = stitch_conn_id
+
+    def execute(self, context: Context) -> None:
+        """Ask Stitch to stop the source's job."""
+        from airflow_provider_stitch.api.errors import StitchAPIError
+        from airflow_provider_stitch.hooks.stitch import StitchHook
+
+        client = StitchHook(self.stitch_conn_id).get_client()
+        source_id = int(self.source_id)
+        try:
+            client.stop_sync(source_id)
+        except StitchAPIError as problem:
+            if problem.status != 404 or "source" in str(problem.message).lower():
+                raise
+            self.log.info("Source %s had no running job to stop", source_id)
+            return
+        push_stitch_source(context, client.client_id, source_id)
+        self.log.info("Asked Stitch to stop the running job of source %s (none running is fine)", source_id)
+
+
+__all__ = ["StitchStartReplicationOperator", "StitchStopReplicationOperator"]

@@ -1,0 +1,147 @@
+"""Helpers shared by the Jobs-waiting tests and the rate-budget benchmark: emulator accounts with many
+sources, a connection for the hook, the budget clock pinned to the emulator's, and virtual time for asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from airflow_provider_stitch.api.budget import JobsBudget, SQLiteBudgetBackend
+from airflow_provider_stitch.api.client import StitchClient
+
+DESTINATION = {
+    "host": "warehouse.example.com",
+    "port": 5432,
+    "username": "loader",
+    "password": "not-a-real-password",
+    "database": "analytics",
+    "encryption_type": "none",
+    "ssl": "false",
+}
+FRESHDESK = {"api_key": "not-a-real-key", "domain": "acme", "start_date": "2024-01-01T00:00:00Z"}
+CONN_ID = "stitch_jobs_test"
+
+
+def connection_uri_env(emulator: Any, budget_path: str, conn_id: str = CONN_ID) -> tuple[str, str]:
+    """Environment variable name and JSON value of an Airflow connection to the emulator."""
+    value = json.dumps(
+        {
+            "conn_type": "stitch",
+            "host": emulator.base_url,
+            "password": emulator.token,
+            "extra": {
+                "stitch_client_id": emulator.client_id,
+                "budget_backend": "sqlite",
+                "budget_location": budget_path,
+            },
+        }
+    )
+    return f"AIRFLOW_CONN_{conn_id.upper()}", value
+
+
+def pin_budget_clock(clock: Callable[[], float]) -> Callable[[], float]:
+    """Make every JobsBudget built from now on use ``clock``; returns the previous default."""
+    defaults = JobsBudget.__init__.__kwdefaults__
+    previous = defaults["clock"]
+    defaults["clock"] = clock
+    return previous  # type: ignore[no-any-return]
+
+
+def emulator_client(emulator: Any, budget_path: str) -> StitchClient:
+    """A sync client of the emulator's primary account paying from the SQLite budget at ``budget_path``."""
+    budget = JobsBudget(
+        emulator.client_id, backend=SQLiteBudgetBackend(budget_path), clock=emulator.runtime.clock.now
+    )
+    return StitchClient(
+        emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
+    )
+
+
+def make_sources(emulator: Any, client: StitchClient, count: int) -> list[int]:
+    """A destination and ``count`` fully configured sources (3 streams each); scheduled runs switched off."""
+    emulator.control.configure(run_schedules=False)
+    if not client.list_destinations():
+        client.create_destination("postgres", DESTINATION, "warehouse")
+    return [client.create_source("platform.freshdesk", f"Shop {n:03d}", FRESHDESK).id for n in range(count)]
+
+
+def start_jobs(
+    emulator: Any, client: StitchClient, source_ids: Iterable[int], durations: Callable[[int], float]
+) -> dict[int, str]:
+    """Start a sync of each source whose tap phase lasts ``durations(index)`` emulator seconds."""
+    names: dict[int, str] = {}
+    for index, source_id in enumerate(source_ids):
+        emulator.control.arrange(
+            source_id, durations={"discovery": 1.0, "tap": durations(index), "target": 1.0}
+        )
+        job = client.start_sync(source_id)
+        names[source_id] = str(job.job_name)
+    return names
+
+
+def completion_times(emulator: Any) -> dict[str, float]:
+    """Job name -> emulator time its extraction ended, for every settled job."""
+    found: dict[str, float] = {}
+    for account in emulator.runtime.state.accounts.values():
+        for job in account.jobs.values():
+            if job.settled:
+                found[job.job_name] = job.stopped_at if job.stopped_at is not None else job.end_time
+    return found
+
+
+def max_jobs_in_window(emulator: Any) -> int:
+    """The largest number of Jobs requests the emulator saw in any 600-second window."""
+    return int(emulator.control.stats(include_log=False)["max_jobs_in_window"])
+
+
+class VirtualTime:
+    """Discrete-event time for asyncio tasks that sleep through :meth:`sleep`.
+
+    When every watched task is asleep, the earliest sleeper's wake-up time becomes "now": the emulator's
+    manual clock is moved there and that sleeper resumes. Requests in flight keep real time.
+
+    :param now: reads the emulator clock.
+    :param advance: moves the emulator clock forward by some seconds.
+    """
+
+    def __init__(self, now: Callable[[], float], advance: Callable[[float], Any]) -> None:
+        self._now = now
+        self._advance = advance
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def now(self) -> float:
+        """Emulator time."""
+        return self._now()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep in virtual time."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._now() + max(seconds, 0.0), next(self._order), future))
+        await future
+
+    async def drive(self, tasks: list[asyncio.Task[Any]], *, real_timeout: float = 60.0) -> None:
+        """Advance time whenever all unfinished tasks sleep, until all are done."""
+        give_up = time.monotonic() + real_timeout
+        while not all(task.done() for task in tasks):
+            if time.monotonic() > give_up:
+                raise TimeoutError("virtual-time tasks did not finish in real time")
+            self._sleepers = [entry for entry in self._sleepers if not entry[2].done()]
+            heapq.heapify(self._sleepers)
+            running = sum(1 for task in tasks if not task.done())
+            if len(self._sleepers) < running:
+                await asyncio.sleep(0.002)
+                continue
+            wake, _, future = heapq.heappop(self._sleepers)
+            delta = wake - self._now()
+            if delta > 0:
+                self._advance(delta)
+            future.set_result(None)
+            while self._sleepers and self._sleepers[0][0] <= self._now():
+                heapq.heappop(self._sleepers)[2].set_result(None)
+            await asyncio.sleep(0)
