@@ -52,8 +52,8 @@ def url_from_reference(value: Any) -> str:
     """The summary URL for a pushed reference, or ``""`` when it is missing or malformed."""
     if not isinstance(value, dict):
         return ""
-    client_id, source_id = value.get("client_id"), value.get("source_id")
-    if not (str(client_id).isdigit() and str(source_id).isdigit()):
+    client_id, source_id = str(value.get("client_id")), str(value.get("source_id"))
+    if not (client_id.isdigit() and source_id.isdigit()):
         return ""
     return source_summary_url(client_id, source_id)
 

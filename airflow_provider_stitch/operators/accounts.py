@@ -45,13 +45,14 @@ class StitchCreateAccountOperator(StitchBaseOperator):
     :param first_name: first name of the account's user.
     :param last_name: last name of the account's user.
     :param company: company of the account.
-    :param email: email address of the account's user (becomes its login).
+    :param email: email address of the account's user (becomes its login); kept as ``user_email`` so it
+        never replaces the operator's own ``email`` (Airflow's failure-alert recipients).
     :param region: data pipeline region, ``us-east-1`` or ``eu-central-1``; fixed after creation.
     :param push_access_token: also push the access token to XCom (see the risk above).
     :param if_exists: what to do when the email already belongs to a user: ``skip`` or ``fail``.
     """
 
-    template_fields: Sequence[str] = ("first_name", "last_name", "company", "email", "region")
+    template_fields: Sequence[str] = ("first_name", "last_name", "company", "user_email", "region")
 
     def __init__(
         self,
@@ -69,19 +70,19 @@ class StitchCreateAccountOperator(StitchBaseOperator):
         self.first_name = first_name
         self.last_name = last_name
         self.company = company
-        self.email = email
+        self.user_email = email
         self.region = region
         self.push_access_token = push_access_token
         self.if_exists = require_choice("if_exists", if_exists, IF_EXISTS_CHOICES)
         self._check_arguments()
 
     def _check_arguments(self) -> None:
-        for name in ("first_name", "last_name", "company", "email", "region"):
+        for name in ("first_name", "last_name", "company", "user_email", "region"):
             value = getattr(self, name)
             if not contains_template(value):
                 require_text(name, value)
-        if not contains_template(self.email) and "@" not in self.email:
-            raise ValueError(f"email must be an email address, not {self.email!r}")
+        if not contains_template(self.user_email) and "@" not in self.user_email:
+            raise ValueError(f"email must be an email address, not {self.user_email!r}")
         if not contains_template(self.region):
             require_choice("region", self.region, REGIONS)
 
@@ -109,7 +110,7 @@ class StitchCreateAccountOperator(StitchBaseOperator):
 
         self._check_arguments()
         client, partner_id, partner_secret = self._partner_client()
-        with stitch_errors(f"create a Stitch account for {self.email}"):
+        with stitch_errors(f"create a Stitch account for {self.user_email}"):
             try:
                 account = client.create_account(
                     partner_id,
@@ -117,14 +118,14 @@ class StitchCreateAccountOperator(StitchBaseOperator):
                     self.first_name,
                     self.last_name,
                     self.company,
-                    self.email,
+                    self.user_email,
                     region=self.region,
                 )
             except StitchBadRequestError as error:
                 if error.code != EXISTING_USER_CODE:
                     raise
                 message = (
-                    f"{self.email} already belongs to a Stitch user ({error.message}); Stitch offers no way "
+                    f"{self.user_email} already belongs to a Stitch user ({error.message}); Stitch offers no way "
                     "to look that account up, so its id is not known here"
                 )
                 if self.if_exists == "fail":
@@ -140,5 +141,5 @@ class StitchCreateAccountOperator(StitchBaseOperator):
                 "The new account's access token is in XCom %r as asked; delete it once stored safely",
                 ACCESS_TOKEN_XCOM_KEY,
             )
-        self.log.info("Created Stitch account %s for %s", account.stitch_account_id, self.email)
+        self.log.info("Created Stitch account %s for %s", account.stitch_account_id, self.user_email)
         return int(account.stitch_account_id)

@@ -155,24 +155,24 @@ def parse_spec(streams: Any) -> dict[str, StreamRequest]:
         if not isinstance(selected, bool):
             problems.append(f"stream {name!r}: selected must be true or false")
             selected = True
-        method = options.get("replication_method")
-        if method is not None:
-            method = str(method).upper()
+        method: str | None = None
+        if options.get("replication_method") is not None:
+            method = str(options["replication_method"]).upper()
             if method not in REPLICATION_METHODS:
                 problems.append(
                     f"stream {name!r}: replication_method must be one of {', '.join(REPLICATION_METHODS)}, "
                     f"not {options['replication_method']!r}"
                 )
-        key = options.get("replication_key")
-        if key is not None and (not isinstance(key, str) or not key):
+        replication_key = options.get("replication_key")
+        if replication_key is not None and (not isinstance(replication_key, str) or not replication_key):
             problems.append(f"stream {name!r}: replication_key must be a field name")
-            key = None
+            replication_key = None
         fields = options.get("fields")
         fields = _names(fields, f"stream {name!r}: fields", problems) if fields is not None else None
         view_keys = options.get("view_key_properties")
         if view_keys is not None:
             view_keys = _names(view_keys, f"stream {name!r}: view_key_properties", problems)
-        requests[name] = StreamRequest(selected, method, key, fields, view_keys)
+        requests[name] = StreamRequest(selected, method, replication_key, fields, view_keys)
     if problems:
         raise StreamSelectionError(problems)
     return requests

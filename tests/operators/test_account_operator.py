@@ -100,3 +100,9 @@ def test_bad_arguments_fail_at_construction(emulator, overrides, message):
     with pytest.raises(ValueError, match=message):
         account_op(**overrides)
     assert request_count(emulator) == 0
+
+
+def test_account_email_never_becomes_the_failure_alert_address():
+    op = account_op(email_on_failure=True)
+    assert op.user_email == "ada@example.com"
+    assert not op.email

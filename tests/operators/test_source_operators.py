@@ -312,3 +312,32 @@ def test_deferrable_defaults_to_the_airflow_setting(emulator, monkeypatch):
     assert create_op().deferrable is True
     monkeypatch.setenv("AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE", "False")
     assert create_op().deferrable is False
+
+
+def test_templated_arguments_render_through_airflow_and_are_validated_then(emulator):
+    import pendulum
+    from airflow.providers.common.compat.sdk import DAG
+    from operator_testkit import RecordingTaskInstance
+
+    with DAG("render_check", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+        op = create_op(
+            display_name="{{ params.name }}",
+            properties={**POSTGRES_SOURCE_PROPERTIES, "frequency_in_minutes": "{{ params.every }}"},
+        )
+    good = {"params": {"name": "Rendered DB", "every": "30"}, "ti": RecordingTaskInstance()}
+    op.render_template_fields(good)
+    assert op.display_name == "Rendered DB"
+    source_id = op.execute(good)
+    assert live_sources(emulator)[0]["properties"]["frequency_in_minutes"] == "30"
+    assert good["ti"].xcom["stitch_source"]["source_id"] == source_id
+
+    with DAG("render_check_bad", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+        bad_op = create_op(
+            properties={**POSTGRES_SOURCE_PROPERTIES, "frequency_in_minutes": "{{ params.every }}"}
+        )
+    bad = {"params": {"every": "7"}, "ti": RecordingTaskInstance()}
+    bad_op.render_template_fields(bad)
+    before = request_count(emulator)
+    with pytest.raises(AirflowException, match="frequency_in_minutes must be one of"):
+        bad_op.execute(bad)
+    assert request_count(emulator) == before
