@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -60,6 +61,28 @@ def _transport_error(error: httpx.HTTPError, method: str, path: str) -> StitchTr
     )
 
 
+def require_certificate_verification(http_client: httpx.AsyncClient) -> None:
+    """Refuse an injected ``httpx.AsyncClient`` whose HTTP transports skip TLS certificate checks.
+
+    The sync client forces ``verify=True`` on every request; httpx fixes verification per client, so a
+    client built with ``verify=False`` would otherwise send the token to any certificate without a word.
+    Transports that are not httpx's network transport (test doubles such as ``MockTransport``) are accepted.
+
+    :raises ValueError: when a transport does not verify certificates or host names.
+    """
+    transports = [getattr(http_client, "_transport", None), *getattr(http_client, "_mounts", {}).values()]
+    for transport in transports:
+        if not isinstance(transport, httpx.AsyncHTTPTransport):
+            continue
+        context = getattr(getattr(transport, "_pool", None), "_ssl_context", None)
+        if context is None or context.verify_mode == ssl.CERT_NONE or not context.check_hostname:
+            raise ValueError(
+                "the http_client given to AsyncStitchClient does not verify TLS certificates; "
+                "the Stitch token is only sent over verified TLS, so build it with verify=True "
+                "(or a CA bundle / ssl.SSLContext that verifies)"
+            )
+
+
 class AsyncStitchClient(ClientSettings):
     """Asynchronous client of the Stitch Connect API; use as ``async with AsyncStitchClient(...) as c``.
 
@@ -99,6 +122,8 @@ class AsyncStitchClient(ClientSettings):
             validate=validate,
             retry_wait=retry_wait,
         )
+        if http_client is not None:
+            require_certificate_verification(http_client)
         self._owns_http = http_client is None
         self._http = (
             http_client if http_client is not None else httpx.AsyncClient(verify=True, follow_redirects=False)
