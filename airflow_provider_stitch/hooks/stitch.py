@@ -194,6 +194,25 @@ class StitchHook(BaseHook):
         settings = self._settings(await self._aget_connection())
         return AsyncStitchClient(settings["token"], **self._client_kwargs(settings))
 
+    def get_partner_client(self) -> tuple[StitchClient, str, str]:
+        """A client for partner calls plus the partner id and secret from the connection extras.
+
+        The connection needs no access token for this (creating an account takes none).
+        """
+        conn = self.get_connection(self.stitch_conn_id)
+        extras = self._extras(conn)
+        partner_id, partner_secret = extras.get("partner_id"), extras.get("partner_secret")
+        if not partner_id or not partner_secret:
+            raise ValueError(
+                f"connection {self.stitch_conn_id!r} needs the extras partner_id and partner_secret to "
+                "create accounts (Stitch gives them to partners)"
+            )
+        mask_secret(str(partner_secret))
+        if conn.password:
+            return self.get_client(), str(partner_id), str(partner_secret)
+        client = StitchClient(None, base_url=self._base_url(conn), timeout=self.timeout)
+        return client, str(partner_id), str(partner_secret)
+
     def get_budget(self) -> JobsBudget:
         """The Jobs budget of this connection's Stitch client id."""
         if self._budget is None:

@@ -88,22 +88,10 @@ class StitchCreateAccountOperator(StitchBaseOperator):
 
     def _partner_client(self) -> tuple[StitchClient, str, str]:
         """A client for the connection's API root and the partner id and secret from its extras."""
-        from airflow_provider_stitch.api.client import StitchClient
-        from airflow_provider_stitch.hooks.stitch import StitchHook
-
-        conn = self.hook.get_connection(self.stitch_conn_id)
-        extras = StitchHook._extras(conn)
-        partner_id, partner_secret = extras.get("partner_id"), extras.get("partner_secret")
-        if not partner_id or not partner_secret:
-            raise AirflowException(
-                f"Connection {self.stitch_conn_id!r} needs the extras partner_id and partner_secret to create "
-                "accounts (Stitch gives them to partners)."
-            )
-        mask_secret(str(partner_secret))
-        if conn.password:
-            return self.client, str(partner_id), str(partner_secret)
-        client = StitchClient(None, base_url=StitchHook._base_url(conn), timeout=self.hook.timeout)
-        return client, str(partner_id), str(partner_secret)
+        try:
+            return self.hook.get_partner_client()
+        except ValueError as error:
+            raise AirflowException(f"{error}.") from None
 
     def execute(self, context: Context) -> int:
         from airflow_provider_stitch.api.errors import StitchBadRequestError
