@@ -302,6 +302,16 @@ def is_selected(stream: StreamLike) -> bool:
     return bool((stream.metadata or {}).get("selected"))
 
 
+def selects_streams(source: SourceLike) -> bool:
+    """Whether only selected streams replicate: False for a type whose report card has no field selection
+    step (Stitch then replicates every stream); True when the report card is unknown."""
+    report_card = getattr(source, "report_card", None)
+    steps = getattr(report_card, "steps", None)
+    if not steps:
+        return True
+    return any(getattr(step, "type", None) == "field_selection" for step in steps)
+
+
 def replication_lineage(
     source: SourceLike,
     destination: DestinationLike | None,
@@ -314,15 +324,16 @@ def replication_lineage(
     Args:
         source: the Stitch source; its ``name`` is the destination schema.
         destination: the account's destination; None yields inputs only.
-        streams: the source's streams; unselected ones are left out.
+        streams: the source's streams; unselected ones are left out when the type selects streams.
         stream_names: keep only these streams (``stream_name`` or ``tap_stream_id``); None keeps all.
     """
     inputs: list[TableLocation] = []
     outputs: list[TableLocation] = []
     schema = source.name or f"source_{source.id}"
     wanted = None if stream_names is None else set(stream_names)
+    only_selected = selects_streams(source)
     for stream in streams:
-        if not is_selected(stream):
+        if only_selected and not is_selected(stream):
             continue
         if wanted is not None and not wanted.intersection((stream.stream_name, stream.tap_stream_id)):
             continue

@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import (
     BaseOperator,
 )
 
+from airflow_provider_stitch.lineage_mixin import ReplicationLineageMixin
 from airflow_provider_stitch.links import StitchSourceLink, push_stitch_source
 from airflow_provider_stitch.sensors.replication import (
     DEFAULT_CONN_ID,
@@ -33,11 +34,14 @@ DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 6 * 3600.0
 
 
-class StitchStartReplicationOperator(BaseOperator):
+class StitchStartReplicationOperator(ReplicationLineageMixin, BaseOperator):
     """Start a replication job of a source and (optionally) wait for its extraction and loads.
 
     Returns the job name (None when it attached to a job Stitch did not name). Also pushes XCom
     ``stitch_job`` (job name, source id, start time) for sensors and ``stitch_source`` for the extra link.
+    Reports OpenLineage inputs (selected streams) and outputs (destination tables) on completion; with
+    ``wait_for_loads``, attaches the loaded tables to every ``AssetAlias`` in ``outlets``
+    (see :mod:`airflow_provider_stitch.assets`).
 
     :param source_id: the source to replicate.
     :param wait_for_completion: wait until the extraction finished; fail if it failed.
@@ -126,6 +130,7 @@ class StitchStartReplicationOperator(BaseOperator):
         self._raise_if_failed(client, outcome)
         if self.wait_for_loads:
             self._wait_loads_in_worker(client, outcome, deadline)
+            self.attach_destination_assets(context)
         self._running_source = None
         return outcome.job_name if job.job_name is None else job.job_name
 
@@ -257,6 +262,8 @@ class StitchStartReplicationOperator(BaseOperator):
             ):
                 self._log_logs_location(self._hook().get_client(), event["extraction"].get("job_name"))
             raise
+        if self.wait_for_loads:
+            self.attach_destination_assets(context)
         return payload.get("job_name")
 
     # ------------------------------------------------------------------ stopping

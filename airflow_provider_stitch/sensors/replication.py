@@ -18,6 +18,8 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_stitch.lineage_mixin import ReplicationLineageMixin
+
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
@@ -167,12 +169,13 @@ class StitchExtractionSensor(_StitchJobSensor):
         )
 
 
-class StitchLoadSensor(_StitchJobSensor):
+class StitchLoadSensor(ReplicationLineageMixin, _StitchJobSensor):
     """Wait until a source's streams have loaded after its extraction (or after ``after``).
 
     Without ``after`` the sensor first waits for the extraction (the job from ``replication_task_id`` or
     ``job_name``, else the source's latest) and then for loads at or after its completion. A stream in
-    error fails the task with the warehouse's message.
+    error fails the task with the warehouse's message. Reports OpenLineage inputs and outputs of the
+    streams it waited for, and attaches their destination tables to every ``AssetAlias`` in ``outlets``.
 
     :param streams: stream names; None for every selected stream of the source.
     """
@@ -182,6 +185,22 @@ class StitchLoadSensor(_StitchJobSensor):
     def __init__(self, *, source_id: int | str, streams: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(source_id=source_id, **kwargs)
         self.streams = streams
+
+    def _lineage_stream_names(self) -> list[str] | None:
+        """Lineage covers the streams this sensor waits for."""
+        return list(self.streams) if self.streams else None
+
+    def execute(self, context: Context) -> Any:
+        """Wait as the base sensor does; once the loads are in, attach their tables to asset aliases."""
+        result = super().execute(context)
+        self.attach_destination_assets(context)
+        return result
+
+    def execute_complete(self, context: Context, event: Any = None) -> Any:
+        """Finish after the trigger fired; on success attach the loaded tables to asset aliases."""
+        result = super().execute_complete(context, event)
+        self.attach_destination_assets(context)
+        return result
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """Wait for the extraction when needed, then for the loads, from the shared snapshots."""

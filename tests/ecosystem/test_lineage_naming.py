@@ -264,3 +264,16 @@ def test_stream_names_keep_only_the_named_selected_streams() -> None:
     )
     assert [item.name for item in lineage.outputs] == ["p.shop.customers"]
     assert [item.name for item in lineage.inputs] == ["orders.public.customers"]
+
+
+def test_every_stream_counts_when_the_type_has_no_field_selection() -> None:
+    card = {"type": "platform.freshdesk", "steps": [{"type": "form"}, {"type": "fully_configured"}]}
+    source = Source(id=3, type="platform.freshdesk", name="desk", report_card=card)
+    streams = [Stream(stream_id=1, stream_name="tickets"), Stream(stream_id=2, stream_name="agents")]
+    lineage = replication_lineage(
+        source, Destination(id=1, type="bigquery_v2", properties={"project_id": "p"}), streams
+    )
+    assert [item.name for item in lineage.outputs] == ["p.desk.tickets", "p.desk.agents"]
+    with_selection = {"steps": [{"type": "form"}, {"type": "field_selection"}, {"type": "fully_configured"}]}
+    selecting = Source(id=3, type="platform.freshdesk", name="desk", report_card=with_selection)
+    assert replication_lineage(selecting, None, streams).inputs == []
