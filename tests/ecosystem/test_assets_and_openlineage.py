@@ -112,3 +112,25 @@ def test_to_operator_lineage_builds_provider_datasets() -> None:
     assert [(item.namespace, item.name) for item in result.outputs] == [
         ("postgres://warehouse.example.com:5432", "analytics.shop.customers")
     ]
+
+
+def test_attach_records_alias_events_with_airflows_own_accessors() -> None:
+    from airflow.providers.common.compat.sdk import AssetAlias
+
+    try:
+        from airflow.sdk.execution_time.context import OutletEventAccessors
+    except ImportError:  # Airflow 2
+        from airflow.utils.context import OutletEventAccessors
+
+    alias = AssetAlias("stitch-shop")
+    accessors = OutletEventAccessors()
+    added = attach_to_aliases(
+        {"outlet_events": accessors}, [alias], ReplicationLineage(outputs=[location("orders")])
+    )
+    accessor = accessors[alias]
+    recorded = getattr(accessor, "asset_alias_events", None) or accessor.dataset_alias_events
+    uris = [
+        event.dest_asset_key.uri if hasattr(event, "dest_asset_key") else event["dest_dataset_uri"]
+        for event in recorded
+    ]
+    assert (added, uris) == (1, ["postgres://warehouse.example.com:5432/analytics/shop/orders"])
