@@ -3,7 +3,8 @@
 Mix :class:`ReplicationLineageMixin` in before ``BaseOperator``/``BaseSensorOperator``. The task needs
 ``source_id`` and ``stitch_conn_id`` attributes; it may hand over what it already fetched with
 :meth:`ReplicationLineageMixin.remember_replication_lineage` so no request is repeated. Lineage never uses a
-Jobs endpoint: at most one ``get_source``, one ``list_streams`` and one ``list_destinations``.
+Jobs endpoint: at most one ``get_source``, one ``list_streams`` and one ``list_destinations``. The naming
+and asset modules load on first use, so an operator module that mixes this in stays cheap to import.
 """
 
 from __future__ import annotations
@@ -12,20 +13,16 @@ import logging
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_stitch.assets import asset_aliases, attach_to_aliases
-from airflow_provider_stitch.lineage import (
-    DestinationLike,
-    LineageReader,
-    ReplicationLineage,
-    SourceLike,
-    StreamLike,
-    fetch_replication_lineage,
-    replication_lineage,
-    to_operator_lineage,
-)
-
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
+
+    from airflow_provider_stitch.lineage import (
+        DestinationLike,
+        LineageReader,
+        ReplicationLineage,
+        SourceLike,
+        StreamLike,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +39,8 @@ class ReplicationLineageMixin:
         self, source: SourceLike, destination: DestinationLike | None, streams: Iterable[StreamLike]
     ) -> ReplicationLineage:
         """Build and keep the lineage from objects the task already fetched."""
+        from airflow_provider_stitch.lineage import replication_lineage
+
         self._replication_lineage = replication_lineage(
             source, destination, streams, stream_names=self._lineage_stream_names()
         )
@@ -62,6 +61,8 @@ class ReplicationLineageMixin:
 
     def stitch_replication_lineage(self) -> ReplicationLineage:
         """This task's lineage: what it remembered, else read once with non-Jobs requests."""
+        from airflow_provider_stitch.lineage import fetch_replication_lineage
+
         if self._replication_lineage is None:
             self._replication_lineage = fetch_replication_lineage(
                 self._lineage_reader(), int(self.source_id), stream_names=self._lineage_stream_names()
@@ -71,6 +72,8 @@ class ReplicationLineageMixin:
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Inputs (selected streams) and outputs (destination tables) for the OpenLineage listener."""
         from airflow.providers.openlineage.extractors import OperatorLineage
+
+        from airflow_provider_stitch.lineage import to_operator_lineage
 
         try:
             return to_operator_lineage(self.stitch_replication_lineage())
@@ -83,6 +86,8 @@ class ReplicationLineageMixin:
 
         Nothing is fetched when the task declares no asset alias.
         """
+        from airflow_provider_stitch.assets import asset_aliases, attach_to_aliases
+
         if not asset_aliases(self.outlets):
             return 0
         return attach_to_aliases(context, self.outlets, self.stitch_replication_lineage())

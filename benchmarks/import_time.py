@@ -2,7 +2,7 @@
 
 Each measurement runs in a fresh interpreter that first imports what any DAG file imports (``DAG`` and
 ``BaseOperator`` from ``airflow.sdk``, or from ``airflow.models`` on Airflow 2), then times the import of
-the module(s) under test. The median over several processes is printed with the number of modules the
+the targets: a module, or ``module:Class`` as a DAG file's ``from module import Class`` does. The median over several processes is printed with the number of modules the
 import added. ``make bench`` installs apache-airflow-providers-airbyte first; without it that row says so.
 """
 
@@ -14,17 +14,22 @@ import subprocess
 import sys
 import tempfile
 
-RUNS = 9
+RUNS = 7
 TARGETS: dict[str, tuple[str, ...]] = {
-    "stitch operators": ("airflow_provider_stitch.operators",),
-    "stitch sensors": ("airflow_provider_stitch.sensors",),
-    "stitch operators + sensors": ("airflow_provider_stitch.operators", "airflow_provider_stitch.sensors"),
-    "stitch replication operator": ("airflow_provider_stitch.operators.replication",),
-    "stitch load sensor": ("airflow_provider_stitch.sensors.replication",),
-    "airbyte operator": ("airflow.providers.airbyte.operators.airbyte",),
+    "stitch operators package": ("airflow_provider_stitch.operators",),
+    "stitch sensors package": ("airflow_provider_stitch.sensors",),
+    "stitch start-replication operator": (
+        "airflow_provider_stitch.operators:StitchStartReplicationOperator",
+    ),
+    "stitch load sensor": ("airflow_provider_stitch.sensors:StitchLoadSensor",),
+    "stitch operator + sensor": (
+        "airflow_provider_stitch.operators:StitchStartReplicationOperator",
+        "airflow_provider_stitch.sensors:StitchLoadSensor",
+    ),
+    "airbyte operator": ("airflow.providers.airbyte.operators.airbyte:AirbyteTriggerSyncOperator",),
     "airbyte operator + sensor": (
-        "airflow.providers.airbyte.operators.airbyte",
-        "airflow.providers.airbyte.sensors.airbyte",
+        "airflow.providers.airbyte.operators.airbyte:AirbyteTriggerSyncOperator",
+        "airflow.providers.airbyte.sensors.airbyte:AirbyteJobSensor",
     ),
 }
 PROBE = """
@@ -35,15 +40,18 @@ except ImportError:
     from airflow.models import DAG, BaseOperator
 before = set(sys.modules)
 start = time.perf_counter()
-for name in sys.argv[1:]:
-    importlib.import_module(name)
+for target in sys.argv[1:]:
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    if attribute:
+        getattr(module, attribute)
 elapsed_ms = (time.perf_counter() - start) * 1000
 print(elapsed_ms, len(set(sys.modules) - before))
 """
 
 
 def probe_once(modules: tuple[str, ...], env: dict[str, str]) -> tuple[float, int] | None:
-    """Time one fresh-process import of ``modules``; None when one of them is not installed."""
+    """Time one fresh-process import of ``modules`` (``module`` or ``module:Class``); None when one is missing."""
     result = subprocess.run(
         [sys.executable, "-c", PROBE, *modules], capture_output=True, text=True, env=env, check=False
     )
@@ -75,18 +83,18 @@ def main() -> None:
         probe_once(("airflow_provider_stitch",), env)  # warm the bytecode caches once
         results: dict[str, tuple[float, float, int] | None] = {}
         print(f"marginal import time after DAG + BaseOperator, median of {RUNS} fresh processes")
-        print(f"{'target':<30} {'median ms':>10} {'min ms':>8} {'modules added':>14}")
+        print(f"{'target':<34} {'median ms':>10} {'min ms':>8} {'modules added':>14}")
         for label, modules in TARGETS.items():
             results[label] = measure(modules, env)
             row = results[label]
             if row is None:
-                print(f"{label:<30} {'not installed':>10}")
+                print(f"{label:<34} {'not installed':>10}")
             else:
-                print(f"{label:<30} {row[0]:>10.1f} {row[1]:>8.1f} {row[2]:>14d}")
-    ours = results["stitch operators + sensors"]
+                print(f"{label:<34} {row[0]:>10.1f} {row[1]:>8.1f} {row[2]:>14d}")
+    ours = results["stitch operator + sensor"]
     theirs = results["airbyte operator + sensor"]
     if ours is not None and theirs is not None and theirs[0] > 0:
-        print(f"stitch / airbyte (operators + sensors, median): {ours[0] / theirs[0]:.2f}")
+        print(f"stitch / airbyte (operator + sensor classes, median): {ours[0] / theirs[0]:.2f}")
 
 
 if __name__ == "__main__":

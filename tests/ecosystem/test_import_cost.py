@@ -18,6 +18,9 @@ LAZY_PROVIDER_MODULES = (
     "airflow_provider_stitch.api.transport",
     "airflow_provider_stitch.emulator",
     "airflow_provider_stitch.connectors.validate",
+    "airflow_provider_stitch.lineage",
+    "airflow_provider_stitch.assets",
+    "airflow_provider_stitch.hooks.stitch",
 )
 DAG_FILE_IMPORTS = (
     "airflow_provider_stitch.operators",
