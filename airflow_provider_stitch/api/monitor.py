@@ -381,7 +381,8 @@ class ListSnapshot:
 class PageWalk:
     """One refresh of a sorted Jobs list that reads only the pages the watched rows can be on.
 
-    Starts on the earliest page a watched row was last seen on; stops once every watched row was found
+    Starts on the earliest page a watched row was last seen (or found missing) on, page 1 while any
+    watched row has no such page; stops once every watched row was found
     or confirmed absent, or a page passes the largest watched key. If the start page begins after a
     watched key (rows shifted back), the walk starts over from page 1.
     """
@@ -421,6 +422,7 @@ class PageWalk:
             if above and below:
                 self.snapshot.rows.pop(identity, None)
                 self.snapshot.checked[identity] = self.now
+                self.snapshot.pages[identity] = page
                 self.remaining.discard(identity)
         if not self._restarted and page == self.start and orders:
             self._restarted = True

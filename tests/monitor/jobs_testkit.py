@@ -145,3 +145,103 @@ class VirtualTime:
             while self._sleepers and self._sleepers[0][0] <= self._now():
                 heapq.heappop(self._sleepers)[2].set_result(None)
             await asyncio.sleep(0)
+
+
+class JobsEnv:
+    """A reset manual-clock emulator wired for Jobs-waiting tests.
+
+    The budget clock is the emulator's, the Airflow connection ``CONN_ID`` points at the emulator with a
+    per-test SQLite budget, and the process-wide monitors are forgotten.
+    """
+
+    def __init__(self, emulator: Any, budget_path: str) -> None:
+        self.emulator = emulator
+        self.budget_path = budget_path
+        self.client = emulator_client(emulator, budget_path)
+
+    def now(self) -> float:
+        """Emulator time."""
+        return float(self.emulator.runtime.clock.now())
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator clock."""
+        self.emulator.control.advance(seconds)
+
+    def jobs_requests(self) -> int:
+        """Jobs requests the emulator has answered since the reset."""
+        return int(self.emulator.control.stats(include_log=False)["requests"]["jobs"])
+
+
+def jobs_env(emulator: Any, tmp_path: Any, monkeypatch: Any) -> JobsEnv:
+    """Build a :class:`JobsEnv` (call from a fixture that has ``monkeypatch``)."""
+    from airflow_provider_stitch.api.monitor import forget_monitors
+
+    budget_path = str(tmp_path / "jobs-budget.sqlite")
+    monkeypatch.setitem(JobsBudget.__init__.__kwdefaults__, "clock", emulator.runtime.clock.now)
+    name, value = connection_uri_env(emulator, budget_path)
+    monkeypatch.setenv(name, value)
+    forget_monitors()
+    return JobsEnv(emulator, budget_path)
+
+
+class FakeTaskInstance:
+    """Just enough of a task instance for XCom push and pull in operator and sensor tests."""
+
+    def __init__(self, upstream: dict[tuple[str, str], Any] | None = None) -> None:
+        self.pushed: dict[str, Any] = {}
+        self.upstream = dict(upstream or {})
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value") -> Any:
+        return self.upstream.get((task_ids, key))
+
+
+def run_sensor_worker(task: dict[str, Any]) -> dict[int, tuple[str, str | None]]:
+    """Poke extraction sensors in this (separate) process until each is done; the emulator clock is read over HTTP.
+
+    :param task: ``base_url``, ``conn_env`` (name, value), ``waits`` [(source_id, job_name, after)],
+        ``poke_interval`` (emulator seconds), ``real_timeout`` (seconds) and ``lock``, held while poking.
+    """
+    import os
+
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    from airflow_provider_stitch.api.monitor import forget_monitors
+    from airflow_provider_stitch.emulator.harness import EmulatorControl
+    from airflow_provider_stitch.sensors.replication import StitchExtractionSensor
+
+    name, value = task["conn_env"]
+    os.environ[name] = value
+    control = EmulatorControl(task["base_url"])
+    pin_budget_clock(control.now)
+    forget_monitors()
+    sensors = {
+        source_id: StitchExtractionSensor(
+            task_id=f"wait_{source_id}",
+            source_id=source_id,
+            job_name=job_name,
+            after=after,
+            stitch_conn_id=CONN_ID,
+        )
+        for source_id, job_name, after in task["waits"]
+    }
+    results: dict[int, tuple[str, str | None]] = {}
+    next_poke = dict.fromkeys(sensors, 0.0)
+    give_up = time.monotonic() + task["real_timeout"]
+    while len(results) < len(sensors) and time.monotonic() < give_up:
+        for source_id, sensor in sensors.items():
+            now = control.now()
+            if source_id in results or now < next_poke[source_id]:
+                continue
+            next_poke[source_id] = now + task["poke_interval"]
+            with task["lock"]:
+                try:
+                    if sensor.poke({}):
+                        results[source_id] = ("success", None)
+                except AirflowException as failure:
+                    results[source_id] = ("failed", str(failure))
+        time.sleep(0.005)
+    control.close()
+    return results

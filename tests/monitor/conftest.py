@@ -1,0 +1,12 @@
+"""Fixtures of the JobsMonitor tests."""
+
+from __future__ import annotations
+
+import pytest
+from jobs_testkit import JobsEnv, jobs_env
+
+
+@pytest.fixture
+def env(stitch_emulator_manual, tmp_path, monkeypatch) -> JobsEnv:
+    """A reset manual-clock emulator, budget clock pinned to it, connection ``stitch_jobs_test``."""
+    return jobs_env(stitch_emulator_manual, tmp_path, monkeypatch)
