@@ -852,7 +852,8 @@ class JobsMonitor:
         if name is None:
             name = str(client.get_source(int(source_id)).name or "")
             self._source_names[int(source_id)] = name
-        chosen = tuple(streams) if streams else selected_stream_names(client.list_streams(int(source_id)))
+        listed = client.list_streams(int(source_id))
+        chosen = stream_names_of(streams, listed) if streams else selected_stream_names(listed)
         return LoadWatch(source_name=name, streams=chosen, after=after)
 
     async def aload_watch(
@@ -863,11 +864,16 @@ class JobsMonitor:
         if name is None:
             name = str((await client.get_source(int(source_id))).name or "")
             self._source_names[int(source_id)] = name
-        if streams:
-            chosen = tuple(streams)
-        else:
-            chosen = selected_stream_names(await client.list_streams(int(source_id)))
+        listed = await client.list_streams(int(source_id))
+        chosen = stream_names_of(streams, listed) if streams else selected_stream_names(listed)
         return LoadWatch(source_name=name, streams=chosen, after=after)
+
+
+def stream_names_of(requested: Iterable[str], streams: Iterable[Any]) -> tuple[str, ...]:
+    """The load-row names of the requested streams: a ``tap_stream_id`` (what the stream selection operator
+    returns, e.g. ``shop-public-orders``) becomes its stream's ``stream_name``; other names pass unchanged."""
+    by_tap_id = {s.tap_stream_id: s.stream_name for s in streams if s.tap_stream_id and s.stream_name}
+    return tuple(dict.fromkeys(by_tap_id.get(name, name) for name in requested))
 
 
 def selected_stream_names(streams: Iterable[Any]) -> tuple[str, ...]:
