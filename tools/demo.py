@@ -389,9 +389,8 @@ def run_demo(workdir: Path, out: TextIO) -> int:
         print(f"[3/4] airflow dags test {DEMO_DAG_ID}", file=out, flush=True)
         dag_log = workdir / "airflow-dags-test.log"
         code = run_dag_test(env, DEMO_DAG_ID, log_path=dag_log, echo=out)
-        print(
-            f"      DAG run {'succeeded' if code == 0 else 'FAILED'} (log: {dag_log})", file=out, flush=True
-        )
+        outcome = "succeeded" if code == 0 else f"FAILED (exit code {code}; log: {dag_log})"
+        print(f"      DAG run {outcome}", file=out, flush=True)
 
         print("[4/4] What Stitch (the emulator) now holds:", file=out, flush=True)
         summary = collect_summary(emulator)
