@@ -245,3 +245,23 @@ def run_sensor_worker(task: dict[str, Any]) -> dict[int, tuple[str, str | None]]
         time.sleep(0.005)
     control.close()
     return results
+
+
+def run_triggers(env: JobsEnv, triggers: list[Any]) -> list[list[Any]]:
+    """Run triggers in one event loop under virtual time (sharing one monitor); the events each fired."""
+    from airflow_provider_stitch.api.monitor import forget_monitors, monitor_for
+
+    clock = env.emulator.runtime.clock
+    virtual = VirtualTime(clock.now, clock.advance)
+    forget_monitors()
+    monitor_for(env.emulator.base_url, env.emulator.client_id, env.client.jobs_budget, asleep=virtual.sleep)
+
+    async def collect(trigger: Any) -> list[Any]:
+        return [event async for event in trigger.run()]
+
+    async def main() -> list[list[Any]]:
+        tasks = [asyncio.create_task(collect(trigger)) for trigger in triggers]
+        await virtual.drive(tasks)
+        return [task.result() for task in tasks]
+
+    return asyncio.run(main())
