@@ -34,13 +34,20 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_stitch.operators.streams",
                     "airflow_provider_stitch.operators.notifications",
                     "airflow_provider_stitch.operators.accounts",
+                    "airflow_provider_stitch.operators.replication",
                 ],
             },
+        ],
+        "sensors": [
+            {"integration-name": "Stitch", "python-modules": ["airflow_provider_stitch.sensors.replication"]},
         ],
         "triggers": [
             {
                 "integration-name": "Stitch",
-                "python-modules": ["airflow_provider_stitch.triggers.connection_check"],
+                "python-modules": [
+                    "airflow_provider_stitch.triggers.connection_check",
+                    "airflow_provider_stitch.triggers.replication",
+                ],
             },
         ],
         "extra-links": ["airflow_provider_stitch.links.StitchSourceLink"],

@@ -137,7 +137,7 @@ class StitchStartReplicationOperator(ReplicationLineageMixin, BaseOperator):
     def _defer(self, watch: ExtractionWatch, deadline: float) -> None:
         from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger, StitchLoadTrigger
 
-        common = {
+        common: dict[str, Any] = {
             "stitch_conn_id": self.stitch_conn_id,
             "source_id": watch.source_id,
             "job_name": watch.job_name,
