@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DAGS = REPO_ROOT / "example_dags"
@@ -258,6 +258,25 @@ def _task_progress(line: str) -> str | None:
 # ----------------------------------------------------------------------------------------- summary
 
 
+class EmulatorEndpoint(Protocol):
+    """Where an emulator serves and its primary account (an EmulatorProcess or an in-process StitchEmulator)."""
+
+    @property
+    def base_url(self) -> str:
+        """The emulator's base URL."""
+        ...
+
+    @property
+    def token(self) -> str:
+        """Access token of the primary account."""
+        ...
+
+    @property
+    def client_id(self) -> int:
+        """Client id of the primary account."""
+        ...
+
+
 @dataclass
 class RunSummary:
     """What the onboarding run left in Stitch, read back from the emulator."""
@@ -302,7 +321,7 @@ def _extraction_text(row: Any) -> str:
     return "failed"
 
 
-def collect_summary(emulator: EmulatorProcess) -> RunSummary:
+def collect_summary(emulator: EmulatorEndpoint) -> RunSummary:
     """Read the run's outcome from the emulator: its state and counters, then the extraction and loads.
 
     The Jobs counters are read before the extraction and load lists are fetched, so the two requests

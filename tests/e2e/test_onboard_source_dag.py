@@ -27,7 +27,7 @@ def _assert_replicated(stitch_client: Any, source: dict[str, Any]) -> None:
 
 
 def test_onboarding_dag_builds_the_pipeline_and_a_rerun_changes_nothing(
-    run_dag: Any, e2e_emulator: Any, stitch_client: Any
+    run_dag: Any, e2e_emulator: Any, stitch_client: Any, demo: Any
 ) -> None:
     code, output = run_dag("stitch_onboard_source")
     assert code == 0, output[-4000:]
@@ -47,10 +47,22 @@ def test_onboarding_dag_builds_the_pipeline_and_a_rerun_changes_nothing(
     assert [(j["source_id"], j["phase"]) for j in account["jobs"]] == [(source["id"], "done")]
     first_job = account["jobs"][0]["job_name"]
     assert f"Started Stitch job {first_job}" in output
-    _assert_replicated(stitch_client, source)
 
     stats = e2e_emulator.control.stats(include_log=False)
     assert 0 < stats["by_client"][str(e2e_emulator.client_id)]["max_jobs_in_window"] <= 30
+
+    # What `make demo` prints after the same run (its counters are read before it lists anything).
+    summary = demo.collect_summary(e2e_emulator)
+    assert summary.failures == []
+    assert (summary.source_id, summary.streams_selected, summary.job_name) == (
+        source["id"],
+        SELECTED,
+        first_job,
+    )
+    assert summary.extraction.startswith("succeeded")
+    assert summary.streams_loaded == ["customers", "orders"]
+    assert summary.jobs_requests == stats["by_client"][str(e2e_emulator.client_id)]["jobs"]
+    _assert_replicated(stitch_client, source)
 
     code, output = run_dag("stitch_onboard_source")
     assert code == 0, output[-4000:]
