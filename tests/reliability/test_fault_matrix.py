@@ -135,6 +135,7 @@ def test_persistent_faults_on_create_fail_the_task_quickly_naming_endpoint_and_f
     elapsed = time.monotonic() - started
 
     message = str(failure.value)
+    assert "CANARY" not in message and flow_env.token not in message
     assert message.startswith(f"Could not create destination {DESTINATION_NAME!r}")
     assert "POST /v4/destinations" in message
     assert FAILURE_WORDS[kind] in message
@@ -160,6 +161,7 @@ def test_persistent_faults_on_sync_start_fail_the_nightly_task_without_starting_
     elapsed = time.monotonic() - started
 
     message = str(failure.value)
+    assert "CANARY" not in message and flow_env.token not in message
     assert f"POST /v4/sources/{onboarded.source_id}/sync" in message
     assert FAILURE_WORDS[kind] in message
     assert _attempts_on(flow_env, "POST", r"^/v4/sources/\d+/sync$") == 1 + HOOK_ATTEMPTS
