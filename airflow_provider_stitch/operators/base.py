@@ -20,7 +20,13 @@ DEFAULT_CONN_ID = "stitch_default"
 
 
 def contains_template(value: Any) -> bool:
-    """True when ``value`` (or anything nested in it) still holds Jinja, so it can be checked only once rendered."""
+    """True when ``value`` (or anything nested in it) is resolved only at run time: Jinja, or an XComArg.
+
+    Such a value can be checked only once rendered. XComArgs (``task.output``) are recognised by the
+    ``iter_references`` method Airflow's run-time-resolved arguments share on 2.11 and 3.x.
+    """
+    if callable(getattr(value, "iter_references", None)):
+        return True
     if isinstance(value, str):
         return "{{" in value or "{%" in value
     if isinstance(value, Mapping):
