@@ -125,7 +125,7 @@ class VirtualTime:
         heapq.heappush(self._sleepers, (self._now() + max(seconds, 0.0), next(self._order), future))
         await future
 
-    async def drive(self, tasks: list[asyncio.Task[Any]], *, real_timeout: float = 60.0) -> None:
+    async def drive(self, tasks: list[asyncio.Task[Any]], *, real_timeout: float = 150.0) -> None:
         """Advance time whenever all unfinished tasks sleep, until all are done."""
         give_up = time.monotonic() + real_timeout
         while not all(task.done() for task in tasks):

@@ -105,7 +105,7 @@ def test_sensors_in_separate_processes_share_one_budget(env, sensor_pool, count)
             "conn_env": connection_uri_env(env.emulator, env.budget_path),
             "waits": waits[index::SENSOR_PROCESSES],
             "poke_interval": 120.0,
-            "real_timeout": 60.0,
+            "real_timeout": 150.0,
             "lock": locks[index],
         }
         for index in range(min(SENSOR_PROCESSES, count))
