@@ -122,7 +122,9 @@ def _airflow_db_tables(home: Path) -> dict[str, str]:
     database = home / "airflow.db"
     with sqlite3.connect(database) as conn:
         xcom = conn.execute("SELECT task_id, key, value FROM xcom").fetchall()
-        rendered = conn.execute("SELECT task_id, rendered_fields FROM rendered_task_instance_fields").fetchall()
+        rendered = conn.execute(
+            "SELECT task_id, rendered_fields FROM rendered_task_instance_fields"
+        ).fetchall()
     return {
         "XCom": json.dumps(xcom, default=str),
         "rendered template fields": json.dumps(rendered, default=str),
@@ -160,7 +162,9 @@ def test_the_api_received_the_canary_passwords(dag_runs: dict[str, Any]) -> None
     assert stored["Analytics warehouse"]["password"] == CANARIES["warehouse password"]
 
 
-def test_no_canary_appears_in_logs_xcom_rendered_fields_or_the_emulator_records(dag_runs: dict[str, Any]) -> None:
+def test_no_canary_appears_in_logs_xcom_rendered_fields_or_the_emulator_records(
+    dag_runs: dict[str, Any],
+) -> None:
     home = dag_runs["home"]
     places = {
         **dag_runs["logs"],

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-from conftest import scaled_sleep
 from fault_kinds import (
     CLIENT_TIMEOUT,
     FAULT_KINDS,
@@ -18,6 +17,7 @@ from fault_kinds import (
     persistent_faults,
     random_faults,
 )
+from flow_wiring import scaled_sleep
 from task_flows import (
     DESTINATION_NAME,
     SOURCE_NAME,

@@ -1,0 +1,51 @@
+"""Wiring in-process Airflow tasks to a fast emulator: the connection, short timeouts, no retry pauses,
+a Jobs budget on the emulator's clock and worker waits in emulator seconds (shared by tests and benchmark)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from fault_kinds import CLIENT_TIMEOUT, zero_wait
+
+#: Emulator seconds per real second for the task flows (a 10 s job ends in 0.2 s).
+FLOW_SPEED = 50.0
+
+
+def scaled_sleep(seconds: float) -> None:
+    """Sleep emulator seconds on the fast emulator."""
+    time.sleep(max(seconds, 0.0) / FLOW_SPEED)
+
+
+def wire_tasks_to(emulator: Any, budget_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point ``stitch_default`` at ``emulator`` and make task waits fast; undone with ``monkeypatch``.
+
+    Args:
+        emulator: a running real-clock emulator at :data:`FLOW_SPEED`.
+        budget_path: SQLite file of the Jobs budget for these tasks.
+        monkeypatch: where the changes are recorded (a fixture's, or ``pytest.MonkeyPatch.context()``).
+    """
+    from airflow_provider_stitch.api import base as client_base
+    from airflow_provider_stitch.api.budget import JobsBudget
+    from airflow_provider_stitch.api.monitor import forget_monitors
+    from airflow_provider_stitch.hooks.stitch import StitchHook
+    from airflow_provider_stitch.operators.replication import StitchStartReplicationOperator
+
+    connection = {
+        "conn_type": "stitch",
+        "host": emulator.base_url,
+        "password": emulator.token,
+        "extra": {
+            "stitch_client_id": emulator.client_id,
+            "budget_backend": "sqlite",
+            "budget_location": budget_path,
+        },
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_STITCH_DEFAULT", json.dumps(connection))
+    monkeypatch.setitem(JobsBudget.__init__.__kwdefaults__, "clock", emulator.runtime.clock.now)
+    monkeypatch.setitem(StitchHook.__init__.__kwdefaults__, "timeout", CLIENT_TIMEOUT)
+    monkeypatch.setattr(client_base, "default_retry_wait", lambda: zero_wait)
+    monkeypatch.setattr(StitchStartReplicationOperator, "sleep", staticmethod(scaled_sleep))
+    forget_monitors()
