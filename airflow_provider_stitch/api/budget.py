@@ -18,7 +18,12 @@ from typing import Protocol, runtime_checkable
 from airflow_provider_stitch.api.errors import StitchRateBudgetExhausted
 
 DEFAULT_JOBS_LIMIT = 30
-DEFAULT_JOBS_WINDOW = 600.0
+#: Stitch's Jobs window: 30 requests per 600 seconds per client id.
+STITCH_JOBS_WINDOW = 600.0
+#: Tokens are held a little longer than Stitch's window: a request is stamped just before it is sent, so
+#: latency and retries in flight could otherwise let Stitch count one more than the limit in its window.
+JOBS_WINDOW_MARGIN = 10.0
+DEFAULT_JOBS_WINDOW = STITCH_JOBS_WINDOW + JOBS_WINDOW_MARGIN
 
 
 @runtime_checkable
@@ -188,7 +193,7 @@ class JobsBudget:
 
     :param client_id: Stitch client id the budget belongs to.
     :param limit: requests per window (Stitch allows 30; set lower to leave room for others).
-    :param window: window length in seconds (600).
+    :param window: window length in seconds (Stitch's 600 plus a 10-second safety margin).
     :param backend: where taken requests are recorded; the process-wide memory backend by default.
     :param clock: returns the current time in seconds.
     :param sleep: blocks for a number of seconds (used by :meth:`acquire`).

@@ -29,6 +29,17 @@ def test_backends_follow_the_protocol(backend):
     assert isinstance(backend, BudgetBackend)
 
 
+def test_default_window_holds_tokens_past_stitchs_600_seconds(backend):
+    clock = ManualClock()
+    budget = JobsBudget(116078, backend=backend, clock=clock, sleep=clock.sleep)
+    assert sum(budget.try_acquire() for _ in range(31)) == 30
+    clock.now += 600
+    assert budget.try_acquire() is False
+    assert budget.seconds_until_available() == pytest.approx(10)
+    clock.now += 10
+    assert budget.try_acquire() is True
+
+
 def test_window_slides(backend):
     clock = ManualClock()
     budget = JobsBudget(116078, limit=3, window=600, backend=backend, clock=clock, sleep=clock.sleep)

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from airflow_provider_stitch.api import budget as budget_module
-from airflow_provider_stitch.api.budget import JobsBudget
+from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, JobsBudget
 from airflow_provider_stitch.api.budget_redis import RedisBudgetBackend
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -88,7 +88,7 @@ def test_take_reports_the_wait_and_snapshots_round_trip(redis_url):
     budget = JobsBudget(7, limit=2, backend=backend, clock=lambda: T0)
     assert budget.try_acquire() and budget.try_acquire() and not budget.try_acquire()
     assert budget.used() == 2
-    assert budget.seconds_until_available() == pytest.approx(600.0)
+    assert budget.seconds_until_available() == pytest.approx(DEFAULT_JOBS_WINDOW)
     assert backend.take(budget.key, 2, 600.0, T0 + 100) == pytest.approx(500.0)
     assert backend.get_snapshot("missing") is None
     backend.put_snapshot("extractions", '{"rows": {}}', T0)

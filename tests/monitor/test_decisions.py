@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from airflow_provider_stitch.api.budget import InMemoryBudgetBackend, JobsBudget
+from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, InMemoryBudgetBackend, JobsBudget
 from airflow_provider_stitch.api.monitor import (
     EXTRACTIONS,
     KINDS,
@@ -205,13 +205,14 @@ def monitor(clock, limit=30):
 
 def test_spacing_grows_with_pages_and_with_both_lists_watched():
     mon = monitor(Clock())
-    assert mon.spacing(EXTRACTIONS) == 20.0  # 600 s / 30 requests for a one-page refresh
+    per_request = DEFAULT_JOBS_WINDOW / 30  # the window over 30 requests, for a one-page refresh
+    assert mon.spacing(EXTRACTIONS) == pytest.approx(per_request)
     mon.snapshots[EXTRACTIONS].pages_per_refresh = 3
-    assert mon.spacing(EXTRACTIONS) == 60.0
+    assert mon.spacing(EXTRACTIONS) == pytest.approx(3 * per_request)
     mon.watch(EXTRACTIONS, ["1"])
     mon.watch(LOADS, [load_identity("s", "a")])
-    assert mon.spacing(EXTRACTIONS) == 120.0
-    assert monitor(Clock(), limit=10).spacing(EXTRACTIONS) == 60.0
+    assert mon.spacing(EXTRACTIONS) == pytest.approx(6 * per_request)
+    assert monitor(Clock(), limit=10).spacing(EXTRACTIONS) == pytest.approx(DEFAULT_JOBS_WINDOW / 10)
 
 
 def test_watchers_are_shared_through_the_backend():
