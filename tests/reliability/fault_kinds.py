@@ -34,6 +34,14 @@ SLOW_KINDS = frozenset({"timeout", "hang"})
 ANY_API_PATH = r"^/v\d+/"
 #: The rate-limited Jobs paths.
 JOBS_PATHS = r"^/v4/\d+/(extractions|loads)"
+#: (path pattern, method) of every write the example flows make, and of the Jobs reads.
+WRITES_AND_JOBS_READS = (
+    (r"^/v4/destinations$", "POST"),
+    (r"^/v4/sources$", "POST"),
+    (r"^/v4/sources/\d+/streams/metadata$", "PUT"),
+    (r"^/v4/sources/\d+/sync$", "POST"),
+    (JOBS_PATHS, "GET"),
+)
 
 
 def random_faults(

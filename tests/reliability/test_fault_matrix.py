@@ -11,8 +11,8 @@ import pytest
 from fault_kinds import (
     CLIENT_TIMEOUT,
     FAULT_KINDS,
-    JOBS_PATHS,
     TIMEOUT_FAULT_DELAY,
+    WRITES_AND_JOBS_READS,
     burst_faults,
     persistent_faults,
     random_faults,
@@ -32,14 +32,6 @@ WAIT_LIMIT = 30.0
 CHECK_POLL = 0.02
 #: Attempts the hook allows per request (its default).
 HOOK_ATTEMPTS = 5
-#: Every write of the flows, and the Jobs reads: each gets its own burst.
-BURST_TARGETS = (
-    r"^/v4/destinations$",
-    r"^/v4/sources$",
-    r"^/v4/sources/\d+/streams/metadata$",
-    r"^/v4/sources/\d+/sync$",
-    JOBS_PATHS,
-)
 SELECTED = ["shop-public-customers", "shop-public-orders"]
 #: How each kind's failure reads in the task's error.
 FAILURE_WORDS = {
@@ -101,12 +93,14 @@ def test_flows_complete_under_random_faults(flow_env: Any, kind: str) -> None:
 @pytest.mark.parametrize("kind", sorted(FAULT_KINDS))
 def test_flows_complete_after_bursts_on_every_write_and_jobs_read(flow_env: Any, kind: str) -> None:
     outlast_held_back_requests(flow_env, kind)
-    flow_env.control.set_faults(*(burst_faults(kind, target, length=2) for target in BURST_TARGETS))
+    flow_env.control.set_faults(
+        *(burst_faults(kind, target, length=2) for target, _ in WRITES_AND_JOBS_READS)
+    )
 
     onboarded, nightly = run_both_flows()
 
     assert_clean_outcome(flow_env, onboarded, nightly)
-    assert [rule["hits"] for rule in flow_env.control.faults()] == [2] * len(BURST_TARGETS)
+    assert [rule["hits"] for rule in flow_env.control.faults()] == [2] * len(WRITES_AND_JOBS_READS)
 
 
 def _attempts_on(emulator: Any, method: str, pattern: str) -> int:

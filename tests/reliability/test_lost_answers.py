@@ -8,18 +8,10 @@ import re
 from typing import Any
 
 import pytest
-from fault_kinds import FAULT_RATE, FAULT_SEED, JOBS_PATHS
+from fault_kinds import FAULT_RATE, FAULT_SEED, WRITES_AND_JOBS_READS
 from lost_answers import LostAnswers
 from test_fault_matrix import assert_clean_outcome, run_both_flows
 
-#: (path pattern, method) of each write of the flows, and of the Jobs reads.
-LOSS_TARGETS = (
-    (r"^/v4/destinations$", "POST"),
-    (r"^/v4/sources$", "POST"),
-    (r"^/v4/sources/\d+/streams/metadata$", "PUT"),
-    (r"^/v4/sources/\d+/sync$", "POST"),
-    (JOBS_PATHS, "GET"),
-)
 CREATES = (r"^/v4/destinations$", r"^/v4/sources$")
 
 
@@ -33,7 +25,7 @@ def test_flows_survive_answers_lost_at_random(flow_env: Any, monkeypatch: pytest
     assert len(lost.lost) >= 3
 
 
-@pytest.mark.parametrize(("pattern", "method"), LOSS_TARGETS)
+@pytest.mark.parametrize(("pattern", "method"), WRITES_AND_JOBS_READS)
 def test_flows_survive_two_lost_answers_in_a_row(
     flow_env: Any, monkeypatch: pytest.MonkeyPatch, pattern: str, method: str
 ) -> None:
