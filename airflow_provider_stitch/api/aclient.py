@@ -285,6 +285,16 @@ class AsyncStitchClient(ClientSettings):
                 return
             visited.add(path)
 
+    async def get_jobs_page(self, endpoint_name: str, page: int = 1) -> Any:
+        """One raw page (``{data, page, total, links}``) of a paginated Jobs list; pays one budget token.
+
+        :param endpoint_name: ``list_extractions`` or ``list_loads``.
+        :param page: page number, from 1.
+        """
+        endpoint = ENDPOINTS[endpoint_name]
+        client_id = await self.aclient_id()
+        return await self._call(endpoint, path=endpoint.page_path(page, stitch_client_id=client_id))
+
     async def iter_extraction_pages(
         self, *, stop_after_source_id: int | None = None
     ) -> AsyncIterator[list[Extraction]]:

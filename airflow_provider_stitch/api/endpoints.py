@@ -82,6 +82,15 @@ class Endpoint:
             raise ValueError(f"{self.name} has no path parameter(s): {', '.join(unknown)}")
         return self.template.format(**{k: quote(str(v), safe="") for k, v in params.items()})
 
+    def page_path(self, page: int, **params: object) -> str:
+        """The path of page ``page`` (from 1) of a paginated endpoint; page 1 carries no query."""
+        if not self.paginated:
+            raise ValueError(f"{self.name} is not paginated")
+        if page < 1:
+            raise ValueError(f"page numbers start at 1, not {page}")
+        path = self.path(**params)
+        return path if page == 1 else f"{path}?page={page}"
+
     def match(self, path: str) -> dict[str, str] | None:
         """Return the path parameters when ``path`` (query ignored) fits this template, else None."""
         found = self._pattern.match(urlsplit(path).path)

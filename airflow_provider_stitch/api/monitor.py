@@ -446,14 +446,6 @@ class PageWalk:
 # ---------------------------------------------------------------------------------------------- reading pages
 
 
-def _page_path(client: Any, kind: _ListKind, client_id: int, page: int) -> tuple[Any, str]:
-    from airflow_provider_stitch.api.endpoints import ENDPOINTS
-
-    endpoint = ENDPOINTS[kind.endpoint]
-    path = endpoint.path(stitch_client_id=client_id)
-    return endpoint, path if page == 1 else f"{path}?page={page}"
-
-
 def _read_page(payload: Any, page: int) -> tuple[list[dict[str, Any]], bool]:
     from airflow_provider_stitch.api.base import parse_page
 
@@ -467,16 +459,14 @@ def _read_page(payload: Any, page: int) -> tuple[list[dict[str, Any]], bool]:
 
 def fetch_page_sync(client: StitchClient, kind: _ListKind, page: int) -> tuple[list[dict[str, Any]], bool]:
     """One page of a Jobs list through the sync client (pays one budget token)."""
-    endpoint, path = _page_path(client, kind, client.client_id, page)
-    return _read_page(client._call(endpoint, path=path), page)
+    return _read_page(client.get_jobs_page(kind.endpoint, page), page)
 
 
 async def fetch_page_async(
     client: AsyncStitchClient, kind: _ListKind, page: int
 ) -> tuple[list[dict[str, Any]], bool]:
     """One page of a Jobs list through the async client (pays one budget token)."""
-    endpoint, path = _page_path(client, kind, await client.aclient_id(), page)
-    return _read_page(await client._call(endpoint, path=path), page)
+    return _read_page(await client.get_jobs_page(kind.endpoint, page), page)
 
 
 def _log_skipped_page(kind: str, page: int, problem: Exception) -> None:

@@ -737,3 +737,21 @@ def test_unknown_types_are_left_to_stitch(budget):
     responses.post(f"{BASE}/v4/sources", json=SOURCE)
     client.create_source("platform.not_in_catalog", "X", {"anything": "goes"})
     assert body_of(responses.calls[0])["properties"] == {"anything": "goes"}
+
+
+@responses.activate
+def test_one_jobs_page_by_number_pays_one_token(client, budget):
+    path = f"/v4/{CLIENT_ID}/loads"
+    responses.get(
+        BASE + path,
+        json=_page([{"source_name": "a", "stream_name": "s9"}], 3),
+        match=[matchers.query_string_matcher("page=3")],
+    )
+    payload = client.get_jobs_page("list_loads", 3)
+    assert payload["page"] == 3 and payload["data"][0]["stream_name"] == "s9"
+    assert budget.used() == 1
+    with pytest.raises(ValueError, match="list_sources is not paginated"):
+        client.get_jobs_page("list_sources", 1)
+    with pytest.raises(ValueError, match="page numbers start at 1, not 0"):
+        client.get_jobs_page("list_extractions", 0)
+    assert budget.used() == 1
