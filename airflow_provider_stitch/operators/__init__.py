@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from airflow_provider_stitch.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from airflow_provider_stitch.operators.accounts import StitchCreateAccountOperator
@@ -65,14 +66,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import an operator class from its module the first time it is asked for."""
-    module_name = _OPERATOR_MODULES.get(name)
-    if module_name is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _OPERATOR_MODULES, globals())
 
 
 def __dir__() -> list[str]:

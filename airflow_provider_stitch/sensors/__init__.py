@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from airflow_provider_stitch.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from airflow_provider_stitch.sensors.replication import StitchExtractionSensor, StitchLoadSensor
 
+#: Public class name -> module (relative to this package) that defines it.
+_MODULES = {
+    "StitchExtractionSensor": ".replication",
+    "StitchLoadSensor": ".replication",
+}
 __all__ = ["StitchExtractionSensor", "StitchLoadSensor"]
 
-
-def __getattr__(name: str) -> Any:
-    """Import a sensor class from its module the first time it is asked for."""
-    if name not in __all__:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(".replication", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _MODULES, globals())

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from airflow_provider_stitch.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
+    from airflow_provider_stitch.triggers.connection_check import StitchConnectionCheckTrigger
     from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger, StitchLoadTrigger
 
-__all__ = ["StitchExtractionTrigger", "StitchLoadTrigger"]
+#: Public class name -> module (relative to this package) that defines it.
+_MODULES = {
+    "StitchExtractionTrigger": ".replication",
+    "StitchLoadTrigger": ".replication",
+    "StitchConnectionCheckTrigger": ".connection_check",
+}
+__all__ = ["StitchConnectionCheckTrigger", "StitchExtractionTrigger", "StitchLoadTrigger"]
 
-
-def __getattr__(name: str) -> Any:
-    """Import a trigger class from its module the first time it is asked for."""
-    if name not in __all__:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(".replication", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _MODULES, globals())
