@@ -81,12 +81,12 @@ def test_waiters_finish_after_fault_bursts_within_the_jobs_limit(account: tuple[
 def test_persistent_faults_never_push_retries_past_the_jobs_limit(
     account: tuple[Any, Any], kind: str
 ) -> None:
-    """Every Jobs request fails for two hours: each refresh retries, yet no window exceeds the limit."""
+    """Every Jobs request fails for an hour: each refresh retries, yet no window exceeds the limit."""
     emulator, client = account
     watches = start_jobs(emulator, client)
     emulator.control.set_faults(persistent_faults(kind, JOBS_PATHS))
 
-    run = wait_for_everything(emulator, client, watches, 2 * 3600.0)
+    run = wait_for_everything(emulator, client, watches, 3600.0)
 
     assert run.extractions == {}
     jobs, busiest, blocked = jobs_figures(emulator)
