@@ -50,11 +50,18 @@ def redis_url():
         server.wait(10)
 
 
-def take_many(url: str, prefix: str, times: list[float], start, results) -> None:
-    """In a separate process: wait for the start signal, then try to take a token at each time."""
+def take_many(url: str, prefix: str, times: list[float], barrier, results) -> None:
+    """In a separate process: at each time, in step with the other process, try to take a token.
+
+    The barrier keeps both processes on one clock, as hosts sharing a budget are: a process far ahead in
+    time would prune tokens that the one behind still counts.
+    """
     backend = RedisBudgetBackend(url, prefix=prefix)
-    start.wait(10)
-    taken = [when for when in times if backend.take("stitch-jobs:42", 30, 600.0, when) == 0.0]
+    taken = []
+    for when in times:
+        barrier.wait(10)
+        if backend.take("stitch-jobs:42", 30, 600.0, when) == 0.0:
+            taken.append(when)
     results.put(taken)
     backend.close()
 
@@ -62,16 +69,15 @@ def take_many(url: str, prefix: str, times: list[float], start, results) -> None
 def test_two_processes_share_one_window_and_never_exceed_30(redis_url):
     prefix = f"test-{time.monotonic_ns()}:"
     context = multiprocessing.get_context("spawn")
-    start, results = context.Event(), context.Queue()
+    barrier, results = context.Barrier(2), context.Queue()
     # Both processes try 40 requests over the same 700 seconds: 80 attempts, at most 30 per 600 s window.
     schedule = [T0 + step * 17.5 for step in range(40)]
     workers = [
-        context.Process(target=take_many, args=(redis_url, prefix, schedule, start, results))
+        context.Process(target=take_many, args=(redis_url, prefix, schedule, barrier, results))
         for _ in range(2)
     ]
     for worker in workers:
         worker.start()
-    start.set()
     taken = sorted(results.get(timeout=30) + results.get(timeout=30))
     for worker in workers:
         worker.join(10)
