@@ -32,14 +32,12 @@ $(STAMP2): pyproject.toml
 # Airflow 2.11 job: everything that touches Airflow (operators, sensors, triggers, hook, assets, lineage,
 # imports, provider info, DAG runs) plus the cheap Airflow-free API and connector tests. Left to `make test`
 # (Airflow 3): tests/emulator, tests/monitor and tests/reliability, which import no Airflow and take minutes.
-# The trigger serde round trip in tests/triggers imports Airflow 3's airflow.sdk.serde; the 2.11 round trip
-# is tests/ecosystem/test_cross_version.py. Tests that need Airflow 3 skip themselves with a reason.
+# Tests that need Airflow 3 skip themselves with a reason.
 AIRFLOW2_TESTS ?= tests/api tests/connectors tests/hooks tests/operators tests/sensors tests/triggers \
 	tests/ecosystem tests/e2e tests/test_cli.py
-AIRFLOW2_DESELECT ?= tests/triggers/test_replication_triggers.py::test_serialize_round_trips_through_airflow_serde
 
 test-airflow2: $(STAMP2)
-	$(PY2) -m pytest -q -p no:cacheprovider $(AIRFLOW2_TESTS) $(addprefix --deselect ,$(AIRFLOW2_DESELECT))
+	$(PY2) -m pytest -q -p no:cacheprovider $(AIRFLOW2_TESTS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check airflow_provider_stitch tests tools benchmarks example_dags

@@ -35,7 +35,10 @@ def started_job(env, tap_seconds=40.0, **scenario):
 def test_serialize_round_trips_through_airflow_serde(trigger):
     import importlib
 
-    from airflow.sdk.serde import deserialize, serialize
+    try:  # Airflow 3 keeps serde in the task SDK; Airflow 2.11 in airflow.serialization
+        from airflow.sdk.serde import deserialize, serialize
+    except ImportError:
+        from airflow.serialization.serde import deserialize, serialize
 
     classpath, kwargs = trigger.serialize()
     assert classpath.startswith("airflow_provider_stitch.triggers.replication.Stitch")
