@@ -155,7 +155,32 @@ def stitch_errors(action: str, hints: Mapping[str, str] | None = None) -> Iterat
         raise AirflowException(f"Could not {action}: {error}") from None
 
 
-class StitchBaseOperator(BaseOperator):
+class StitchHookMixin:
+    """A task's lazily built Stitch hook and client, from its ``stitch_conn_id`` and ``hook_params``.
+
+    Shared by the operators and the sensors, so one task builds one hook and one HTTP session.
+    """
+
+    stitch_conn_id: str
+    hook_params: dict[str, Any]
+    _stitch_hook: StitchHook | None = None
+
+    @property
+    def hook(self) -> StitchHook:
+        """The Stitch hook of this task (built on first use)."""
+        if self._stitch_hook is None:
+            from airflow_provider_stitch.hooks.stitch import StitchHook
+
+            self._stitch_hook = StitchHook(self.stitch_conn_id, **self.hook_params)
+        return self._stitch_hook
+
+    @property
+    def client(self) -> StitchClient:
+        """The synchronous API client of this task's connection."""
+        return self.hook.get_client()
+
+
+class StitchBaseOperator(StitchHookMixin, BaseOperator):
     """Base of the Stitch operators: a lazily built hook and client for ``stitch_conn_id``.
 
     :param stitch_conn_id: Airflow connection of type ``stitch``.
@@ -174,18 +199,3 @@ class StitchBaseOperator(BaseOperator):
         super().__init__(**kwargs)
         self.stitch_conn_id = stitch_conn_id
         self.hook_params = dict(hook_params or {})
-        self._hook: StitchHook | None = None
-
-    @property
-    def hook(self) -> StitchHook:
-        """The Stitch hook of this task (built on first use)."""
-        if self._hook is None:
-            from airflow_provider_stitch.hooks.stitch import StitchHook
-
-            self._hook = StitchHook(self.stitch_conn_id, **self.hook_params)
-        return self._hook
-
-    @property
-    def client(self) -> StitchClient:
-        """The synchronous API client of this task's connection."""
-        return self.hook.get_client()

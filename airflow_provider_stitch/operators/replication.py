@@ -14,6 +14,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_stitch.lineage_mixin import ReplicationLineageMixin
 from airflow_provider_stitch.links import StitchSourceLink, push_stitch_source
+from airflow_provider_stitch.operators.base import StitchHookMixin
 from airflow_provider_stitch.sensors.replication import (
     DEFAULT_CONN_ID,
     STITCH_JOB_XCOM_KEY,
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_stitch.api.client import StitchClient
     from airflow_provider_stitch.api.monitor import ExtractionOutcome, ExtractionWatch, JobsMonitor
-    from airflow_provider_stitch.hooks.stitch import StitchHook
 
 IF_RUNNING_CHOICES = ("attach", "fail", "skip")
 #: Default seconds between looks at the shared snapshot while waiting in a worker.
@@ -34,7 +34,7 @@ DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 6 * 3600.0
 
 
-class StitchStartReplicationOperator(ReplicationLineageMixin, BaseOperator):
+class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, BaseOperator):
     """Start a replication job of a source and (optionally) wait for its extraction and loads.
 
     Returns the job name (None when it attached to a job Stitch did not name). Also pushes XCom
@@ -72,6 +72,7 @@ class StitchStartReplicationOperator(ReplicationLineageMixin, BaseOperator):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
         stitch_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: dict[str, Any] | None = None,
         end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
@@ -88,13 +89,9 @@ class StitchStartReplicationOperator(ReplicationLineageMixin, BaseOperator):
         self.poll_interval = float(poll_interval)
         self.timeout = float(timeout)
         self.stitch_conn_id = stitch_conn_id
+        self.hook_params = dict(hook_params or {})
         self.end_from_trigger = end_from_trigger
         self._running_source: int | None = None
-
-    def _hook(self) -> StitchHook:
-        from airflow_provider_stitch.hooks.stitch import StitchHook
-
-        return StitchHook(self.stitch_conn_id)
 
     # ------------------------------------------------------------------ start
 
@@ -103,7 +100,7 @@ class StitchStartReplicationOperator(ReplicationLineageMixin, BaseOperator):
         from airflow_provider_stitch.api.monitor import ExtractionWatch
 
         source_id = int(self.source_id)
-        client = self._hook().get_client()
+        client = self.client
         started_at = client.jobs_budget.clock()
         job = client.start_sync(source_id)
         if job.already_running:
@@ -166,7 +163,7 @@ class StitchStartReplicationOperator(ReplicationLineageMixin, BaseOperator):
         self.sleep(min(pause, deadline - now))
 
     def _stop_and_fail(self, monitor: JobsMonitor, deadline: float) -> None:
-        client = self._hook().get_client()
+        client = self.client
         what = self._stop_quietly(client)
         raise AirflowException(
             f"Stitch job of source {self.source_id} did not finish within {self.timeout:.0f} s; {what}"
@@ -260,7 +257,7 @@ class StitchStartReplicationOperator(ReplicationLineageMixin, BaseOperator):
                 and event.get("extraction")
                 and not event["extraction"].get("succeeded")
             ):
-                self._log_logs_location(self._hook().get_client(), event["extraction"].get("job_name"))
+                self._log_logs_location(self.client, event["extraction"].get("job_name"))
             raise
         if self.wait_for_loads:
             self.attach_destination_assets(context)
@@ -283,11 +280,11 @@ class StitchStartReplicationOperator(ReplicationLineageMixin, BaseOperator):
         """Stop the sync this task started or attached to (best effort)."""
         if self._running_source is None:
             return
-        what = self._stop_quietly(self._hook().get_client())
+        what = self._stop_quietly(self.client)
         self.log.info("Task killed: %s (source %s)", what, self.source_id)
 
 
-class StitchStopReplicationOperator(BaseOperator):
+class StitchStopReplicationOperator(StitchHookMixin, BaseOperator):
     """Stop a source's running replication job; when none runs, that is success too.
 
     :param source_id: the source.
@@ -297,17 +294,24 @@ class StitchStopReplicationOperator(BaseOperator):
     template_fields: Sequence[str] = ("source_id",)
     operator_extra_links = (StitchSourceLink(),)
 
-    def __init__(self, *, source_id: int | str, stitch_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        source_id: int | str,
+        stitch_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.source_id = source_id
         self.stitch_conn_id = stitch_conn_id
+        self.hook_params = dict(hook_params or {})
 
     def execute(self, context: Context) -> None:
         """Ask Stitch to stop the source's job."""
         from airflow_provider_stitch.api.errors import StitchAPIError
-        from airflow_provider_stitch.hooks.stitch import StitchHook
 
-        client = StitchHook(self.stitch_conn_id).get_client()
+        client = self.client
         source_id = int(self.source_id)
         try:
             client.stop_sync(source_id)

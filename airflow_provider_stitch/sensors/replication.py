@@ -19,13 +19,13 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_stitch.lineage_mixin import ReplicationLineageMixin
+from airflow_provider_stitch.operators.base import StitchHookMixin
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_stitch.api.client import StitchClient
     from airflow_provider_stitch.api.monitor import ExtractionWatch
-    from airflow_provider_stitch.hooks.stitch import StitchHook
 
 DEFAULT_CONN_ID = "stitch_default"
 #: XCom key under which the start-replication operator leaves ``{"job_name", "source_id", "started_at"}``.
@@ -45,7 +45,7 @@ def job_reference(context: Context, replication_task_id: str | None) -> dict[str
     return value if isinstance(value, dict) else {}
 
 
-class _StitchJobSensor(BaseSensorOperator):
+class _StitchJobSensor(StitchHookMixin, BaseSensorOperator):
     """Shared arguments and plumbing of the Stitch sensors.
 
     :param source_id: the source.
@@ -54,6 +54,7 @@ class _StitchJobSensor(BaseSensorOperator):
     :param after: time the job was started (datetime, ISO string or epoch seconds).
     :param replication_task_id: id of an upstream StitchStartReplicationOperator task to read the job from.
     :param stitch_conn_id: Airflow connection id.
+    :param hook_params: extra arguments of the Stitch hook (``timeout``, ``max_attempts``...).
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param end_from_trigger: in deferrable mode, end the task from the triggerer (leave False for
         ``airflow dags test``, which resumes the task with the bare state instead).
@@ -67,6 +68,7 @@ class _StitchJobSensor(BaseSensorOperator):
         after: Any = None,
         replication_task_id: str | None = None,
         stitch_conn_id: str = DEFAULT_CONN_ID,
+        hook_params: dict[str, Any] | None = None,
         deferrable: bool | None = None,
         end_from_trigger: bool = False,
         **kwargs: Any,
@@ -77,13 +79,9 @@ class _StitchJobSensor(BaseSensorOperator):
         self.after = after
         self.replication_task_id = replication_task_id
         self.stitch_conn_id = stitch_conn_id
+        self.hook_params = dict(hook_params or {})
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.end_from_trigger = end_from_trigger
-
-    def _hook(self) -> StitchHook:
-        from airflow_provider_stitch.hooks.stitch import StitchHook
-
-        return StitchHook(self.stitch_conn_id)
 
     def _extraction_watch(self, context: Context) -> ExtractionWatch:
         from airflow_provider_stitch.api.monitor import ExtractionWatch, to_epoch
@@ -111,7 +109,7 @@ class _StitchJobSensor(BaseSensorOperator):
         return outcome.as_dict()
 
     def _deadline(self) -> float:
-        return self._hook().get_budget().clock() + float(self.timeout)
+        return self.hook.get_budget().clock() + float(self.timeout)
 
     def execute(self, context: Context) -> Any:
         """Poke (or reschedule) as usual; in deferrable mode check once, then wait in the triggerer."""
@@ -151,7 +149,7 @@ class StitchExtractionSensor(_StitchJobSensor):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """One look at the shared snapshot (refreshed when due and affordable)."""
-        client = self._hook().get_client()
+        client = self.client
         found = self._poll_extraction(client, self._extraction_watch(context))
         return False if found is None else PokeReturnValue(is_done=True, xcom_value=found)
 
@@ -206,7 +204,7 @@ class StitchLoadSensor(ReplicationLineageMixin, _StitchJobSensor):
         """Wait for the extraction when needed, then for the loads, from the shared snapshots."""
         from airflow_provider_stitch.api.monitor import monitor_for_client, to_epoch
 
-        client = self._hook().get_client()
+        client = self.client
         loads_after = to_epoch(self.after)
         if loads_after is None:
             extraction = self._poll_extraction(client, self._extraction_watch(context))
