@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 DEFAULT_CONN_ID = "stitch_default"
 
 
+#: What a create operator may do when the object already exists.
+IF_EXISTS_CHOICES = ("update", "skip", "fail")
+
+
 def contains_template(value: Any) -> bool:
     """True when ``value`` (or anything nested in it) is resolved only at run time: Jinja, or an XComArg.
 

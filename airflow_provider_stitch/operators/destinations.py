@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_stitch.operators.base import (
+    IF_EXISTS_CHOICES,
     StitchBaseOperator,
     connector_of_kind,
     contains_template,
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_stitch.api.models import Destination
 
-IF_EXISTS_CHOICES = ("update", "skip", "fail")
 DESTINATION_HINTS = {
     "destination limit": "The account already has as many destinations as its Stitch plan allows: delete "
     "an unused one (StitchDeleteDestinationOperator), reuse an existing one by giving its name, or move "

@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import AirflowException, conf
 
 from airflow_provider_stitch.links import StitchSourceLink, push_stitch_source
 from airflow_provider_stitch.operators.base import (
+    IF_EXISTS_CHOICES,
     StitchBaseOperator,
     connector_of_kind,
     contains_template,
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_stitch.api.models import Source
 
-IF_EXISTS_CHOICES = ("update", "skip", "fail")
 DEFAULT_CHECK_TIMEOUT = 900.0
 DEFAULT_CHECK_POLL_INTERVAL = 15.0
 #: Report-card steps before discovery: while a source sits at one, no connection check will run.
