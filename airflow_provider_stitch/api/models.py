@@ -68,8 +68,8 @@ class ReportCard(StitchModel):
         return next((s for s in self.steps if s.type == step_type), None)
 
 
-class Source(StitchModel):
-    """A source (integration) of the account."""
+class _StitchConnection(StitchModel):
+    """Fields a source and a destination share (both are "connections" in Stitch's terms)."""
 
     id: int
     stitch_client_id: int | None = None
@@ -77,7 +77,6 @@ class Source(StitchModel):
     name: str | None = None
     display_name: str | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
-    schedule: Schedule | None = None
     check_job_name: str | None = None
     paused_at: datetime | None = None
     system_paused_at: datetime | None = None
@@ -85,36 +84,29 @@ class Source(StitchModel):
     created_at: datetime | None = None
     updated_at: datetime | None = None
     report_card: ReportCard | None = None
-    destination_id: int | None = None
 
     @property
     def is_paused(self) -> bool:
-        """True when the user or Stitch paused the source."""
+        """True when the user or Stitch paused it."""
         return self.paused_at is not None or self.system_paused_at is not None
 
     @property
     def is_deleted(self) -> bool:
-        """True when the source was (soft-)deleted."""
+        """True when it was (soft-)deleted."""
         return self.deleted_at is not None
 
 
-class Destination(StitchModel):
+class Source(_StitchConnection):
+    """A source (integration) of the account."""
+
+    schedule: Schedule | None = None
+    destination_id: int | None = None
+
+
+class Destination(_StitchConnection):
     """A destination of the account (v4 shape; v3 ``connection``/``last_check`` kept as extras)."""
 
-    id: int
-    stitch_client_id: int | None = None
-    type: str | None = None
-    name: str | None = None
     description: str | None = None
-    display_name: str | None = None
-    properties: dict[str, Any] = Field(default_factory=dict)
-    check_job_name: str | None = None
-    paused_at: datetime | None = None
-    system_paused_at: datetime | None = None
-    deleted_at: datetime | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    report_card: ReportCard | None = None
 
 
 class ConnectionCheck(StitchModel):
