@@ -8,7 +8,7 @@ hooks by URL), so running it again changes nothing. The webhook URL comes from t
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_stitch.operators import StitchCustomEmailOperator, StitchPostLoadHookOperator
 

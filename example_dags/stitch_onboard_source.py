@@ -13,7 +13,7 @@ the offline emulator (``make demo``), never a real database.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_stitch.operators import (
     StitchCreateDestinationOperator,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, task, task_group
+from airflow.providers.common.compat.sdk import DAG, Param, task, task_group
 
 from airflow_provider_stitch.operators import StitchStartReplicationOperator
 from airflow_provider_stitch.sensors import StitchLoadSensor

@@ -12,6 +12,7 @@ way of doing it.
 from __future__ import annotations
 
 import atexit
+import importlib.metadata
 import json
 import os
 import shutil
@@ -154,12 +155,18 @@ def airflow_environment(
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": sqlite_executor(),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         }
     )
     return env
+
+
+def sqlite_executor() -> str:
+    """The executor Airflow accepts on SQLite: Airflow 2 allows only SequentialExecutor, Airflow 3 has none."""
+    major = int(importlib.metadata.version("apache-airflow").split(".")[0])
+    return "SequentialExecutor" if major < 3 else "LocalExecutor"
 
 
 _RUNNING: list[subprocess.Popen[Any]] = []

@@ -9,17 +9,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import airflow
-import pytest
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_SCRIPT = REPO_ROOT / "tools" / "demo.py"
-
-#: The example DAGs use the Airflow 3 ``airflow.sdk`` API.
-requires_airflow3 = pytest.mark.skipif(
-    int(airflow.__version__.split(".")[0]) < 3,
-    reason="the example DAGs use the Airflow 3 airflow.sdk API; Airflow 2.11 cannot parse them",
-)
 
 #: A PostgreSQL source as the examples configure one; the password suits the emulator only.
 POSTGRES_PROPERTIES: dict[str, Any] = {

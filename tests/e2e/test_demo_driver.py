@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 from pathlib import Path
@@ -48,5 +49,6 @@ def test_airflow_environment_is_private_and_drops_foreign_settings(demo: ModuleT
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path / 'home' / 'airflow.db'}"
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(demo.EXAMPLE_DAGS)
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
-    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    major = int(importlib.metadata.version("apache-airflow").split(".")[0])
+    assert env["AIRFLOW__CORE__EXECUTOR"] == ("LocalExecutor" if major >= 3 else "SequentialExecutor")
     assert "AIRFLOW_CONN_X" not in env

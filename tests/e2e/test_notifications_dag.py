@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_support import requires_airflow3
-
-pytestmark = requires_airflow3
-
 
 def test_notifications_dag_manages_recipients_and_hook_idempotently(run_dag: Any, stitch_client: Any) -> None:
     former = stitch_client.create_custom_email("former-analyst@example.com")

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_support import requires_airflow3
-
-pytestmark = requires_airflow3
-
 SELECTED = ["shop-public-customers", "shop-public-orders"]
 
 

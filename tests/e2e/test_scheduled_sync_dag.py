@@ -7,9 +7,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from e2e_support import create_ready_source, requires_airflow3
-
-pytestmark = requires_airflow3
+from e2e_support import create_ready_source
 
 TAP_FAILURE = 'ERROR: permission denied for relation "customers"'
 
