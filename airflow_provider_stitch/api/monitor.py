@@ -29,6 +29,9 @@ from airflow_provider_stitch.api.errors import (
     StitchTransportError,
 )
 
+#: Failures that end a refresh early and leave the page to the next one.
+_RETRY_LATER = (StitchRateBudgetExhausted, StitchServerError, StitchTransportError)
+
 if TYPE_CHECKING:
     from airflow_provider_stitch.api.aclient import AsyncStitchClient
     from airflow_provider_stitch.api.client import StitchClient
@@ -469,6 +472,13 @@ async def fetch_page_async(
     return _read_page(await client.get_jobs_page(kind.endpoint, page), page)
 
 
+def _skip_page_or_raise(kind: str, page: int, problem: Exception) -> None:
+    """Log a page that a later refresh may read (server trouble, transport, 429, empty budget); raise others."""
+    if not isinstance(problem, _RETRY_LATER) and getattr(problem, "status", None) != 429:
+        raise problem
+    _log_skipped_page(kind, page, problem)
+
+
 def _log_skipped_page(kind: str, page: int, problem: Exception) -> None:
     """A page that could not be read now ends the refresh; the next one tries again."""
     logger.info(
@@ -669,13 +679,8 @@ class JobsMonitor:
                 break
             try:
                 rows, has_next = fetch_page_sync(client, KINDS[kind], page)
-            except (StitchRateBudgetExhausted, StitchServerError, StitchTransportError) as problem:
-                _log_skipped_page(kind, page, problem)
-                break
-            except StitchAPIError as problem:
-                if problem.status != 429:
-                    raise
-                _log_skipped_page(kind, page, problem)
+            except (*_RETRY_LATER, StitchAPIError) as problem:
+                _skip_page_or_raise(kind, page, problem)
                 break
             page = walk.absorb(page, rows, has_next)
         self._end_walk(kind, walk)
@@ -692,13 +697,8 @@ class JobsMonitor:
                 break
             try:
                 rows, has_next = await fetch_page_async(client, KINDS[kind], page)
-            except (StitchRateBudgetExhausted, StitchServerError, StitchTransportError) as problem:
-                _log_skipped_page(kind, page, problem)
-                break
-            except StitchAPIError as problem:
-                if problem.status != 429:
-                    raise
-                _log_skipped_page(kind, page, problem)
+            except (*_RETRY_LATER, StitchAPIError) as problem:
+                _skip_page_or_raise(kind, page, problem)
                 break
             page = walk.absorb(page, rows, has_next)
         await asyncio.to_thread(self._end_walk, kind, walk)
