@@ -89,37 +89,47 @@ def test_unknown_source_reports_an_error(emulator):
 
 
 def test_waiting_triggers_do_not_block_the_event_loop(emulator):
-    emulator.control.configure(check_seconds=0.5)
-    sources = []
-    with StitchClient(emulator.token, base_url=emulator.base_url) as client:
-        for index in range(3):
-            sources.append(
-                client.create_source(
-                    "platform.postgres", f"Shop {index}", dict(POSTGRES_SOURCE_PROPERTIES)
-                ).id
-            )
+    """Three triggers whose first poll the emulator answers after 1 s each.
 
-    async def scenario() -> tuple[list[Any], int]:
-        ticks = 0
+    A blocking client would serve them one after another (3 s or more) and freeze the loop for a whole
+    second at a time; a non-blocking one waits for all three together while the loop keeps turning.
+    """
+    answer_delay = 1.0
+    emulator.control.configure(check_seconds=0.0)
+    with StitchClient(emulator.token, base_url=emulator.base_url) as client:
+        sources = [
+            client.create_source("platform.postgres", f"Shop {n}", dict(POSTGRES_SOURCE_PROPERTIES)).id
+            for n in range(3)
+        ]
+    emulator.control.set_faults(
+        pattern="/last-connection-check$", method="GET", action="delay", delay=answer_delay, times=3
+    )
+
+    async def scenario() -> tuple[list[Any], float, float]:
+        tick_times: list[float] = []
 
         async def ticker() -> None:
-            nonlocal ticks
             while True:
+                tick_times.append(time.monotonic())
                 await asyncio.sleep(0.01)
-                ticks += 1
 
         tick_task = asyncio.create_task(ticker())
         triggers = [
-            StitchConnectionCheckTrigger(source_id=s, deadline=time.time() + 10, poll_interval=0.05)
+            StitchConnectionCheckTrigger(source_id=s, deadline=time.time() + 30, poll_interval=0.05)
             for s in sources
         ]
+        started = time.monotonic()
         results = await asyncio.gather(*(collect(t) for t in triggers))
+        elapsed = time.monotonic() - started
         tick_task.cancel()
-        return results, ticks
+        longest_stall = max(later - earlier for earlier, later in zip(tick_times, tick_times[1:]))
+        return results, elapsed, longest_stall
 
-    results, ticks = asyncio.run(scenario())
+    results, elapsed, longest_stall = asyncio.run(scenario())
     assert [r[0]["status"] for r in results] == ["success"] * 3
-    assert ticks >= 20  # the loop kept turning while three triggers waited ~0.5 s
+    assert [rule["hits"] for rule in emulator.control.faults()] == [3]
+    assert elapsed < 3 * answer_delay  # the three delayed answers were awaited together
+    assert longest_stall < answer_delay  # no request held the loop while it waited
 
 
 @pytest.mark.parametrize(
