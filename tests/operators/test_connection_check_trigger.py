@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -122,7 +123,7 @@ def test_waiting_triggers_do_not_block_the_event_loop(emulator):
         results = await asyncio.gather(*(collect(t) for t in triggers))
         elapsed = time.monotonic() - started
         tick_task.cancel()
-        longest_stall = max(later - earlier for earlier, later in zip(tick_times, tick_times[1:]))
+        longest_stall = max(later - earlier for earlier, later in pairwise(tick_times))
         return results, elapsed, longest_stall
 
     results, elapsed, longest_stall = asyncio.run(scenario())
