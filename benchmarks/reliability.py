@@ -32,17 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reliabil
 
 from fault_kinds import (  # noqa: E402
     FAULT_KINDS,
-    FAULT_RATE,
-    FAULT_SEED,
     JOBS_PATHS,
     WRITES_AND_JOBS_READS,
+    burst_faults,
     let_delayed_answers_finish,
     persistent_faults,
     random_faults,
 )
 from flow_wiring import FLOW_SPEED, scaled_sleep, wire_tasks_to  # noqa: E402
 from invalid_properties import CANARY_PREFIX, generate_invalid_cases  # noqa: E402
-from lost_answers import LostAnswers  # noqa: E402
 from task_flows import (  # noqa: E402
     SOURCE_PROPERTIES,
     WAREHOUSE_PROPERTIES,
@@ -130,9 +128,8 @@ def flow_run(
     label: str,
     faults: list[dict[str, Any]],
     slow: bool,
-    lost: dict[str, Any] | None = None,
 ) -> str:
-    """One onboarding plus one nightly sync under ``faults`` (or answers lost as ``lost`` says); a table row."""
+    """One onboarding plus one nightly sync under ``faults``; a table row."""
     emulator.control.reset()
     if slow:
         emulator.control.configure(phase_seconds={"discovery": 5.0, "tap": 40.0, "target": 5.0})
@@ -141,14 +138,13 @@ def flow_run(
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
         wire_tasks_to(emulator, str(Path(folder) / "budget.sqlite"), patch)
         emulator.control.set_faults(*faults)
-        losses = LostAnswers(emulator.base_url, **lost).install(patch) if lost else None
         try:
             onboarded = run_onboarding(scaled_sleep, check_poll=0.02, wait_limit=WAIT_LIMIT)
             run_scheduled_sync(int(onboarded.source_id or 0), scaled_sleep, wait_limit=WAIT_LIMIT)
             completed = True
         except Exception as error:  # a failed run is counted, and its text searched
             figures.searched_texts.append(f"{error}\n{error!r}")
-        hits = sum(rule["hits"] for rule in emulator.control.faults()) + len(losses.lost if losses else [])
+        hits = sum(rule["hits"] for rule in emulator.control.faults())
         let_delayed_answers_finish(emulator)
     census = account_census(emulator)
     stats = emulator.control.stats(include_log=True)
@@ -260,14 +256,13 @@ def main() -> None:
         for kind in sorted(FAULT_KINDS):
             slow = FAULT_KINDS[kind]["action"] == "delay"
             print(quietly(figures, flow_run, emulator, figures, f"{kind} 20%", [random_faults(kind)], slow))
-            bursts = [{"pattern": t, **FAULT_KINDS[kind], "times": 2} for t, _ in WRITES_AND_JOBS_READS]
+            bursts = [burst_faults(kind, t, length=2) for t, _ in WRITES_AND_JOBS_READS]
             print(quietly(figures, flow_run, emulator, figures, f"{kind} bursts", bursts, slow))
-        lost_random = {"rate": FAULT_RATE, "seed": FAULT_SEED}
-        print(quietly(figures, flow_run, emulator, figures, "lost 20%", [], False, lost_random))
+        print(quietly(figures, flow_run, emulator, figures, "lost 20%", [random_faults("lost")], False))
         for pattern, method in WRITES_AND_JOBS_READS:
-            lost_burst = {"pattern": pattern, "methods": (method,), "times": 2}
+            lost_burst = [burst_faults("lost", pattern, length=2) | {"method": method}]
             label = f"lost {method} {pattern.split('/')[-1][:8]}"
-            print(quietly(figures, flow_run, emulator, figures, label, [], False, lost_burst))
+            print(quietly(figures, flow_run, emulator, figures, label, lost_burst, False))
 
         print("\nPersistent faults (task fails; time and message):")
         for kind in sorted(FAULT_KINDS):

@@ -1,4 +1,5 @@
-"""Arranged faults: answer matching requests with an error, a delay, silence, a cut or broken JSON."""
+"""Arranged faults: answer matching requests with an error, a delay, silence, a cut, broken JSON, or a
+processed request whose answer is lost."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_ACTIONS = ("status", "delay", "hang", "drop", "malformed")
+FAULT_ACTIONS = ("status", "delay", "hang", "drop", "malformed", "lose")
 
 
 class FaultSpecError(ValueError):
@@ -24,7 +25,8 @@ class FaultRule:
         pattern: regular expression searched in the request path.
         action: ``status`` (answer ``status`` with a JSON error), ``delay`` (wait ``delay`` real seconds,
             then answer normally), ``hang`` (never answer), ``drop`` (close the connection without an answer)
-            or ``malformed`` (answer 200 with broken JSON).
+            ``malformed`` (answer 200 with broken JSON) or ``lose`` (process the request, then close the
+            connection instead of answering: the client cannot tell whether it took effect).
         method: only requests with this method, or any method when None.
         status: status code for ``status``.
         delay: real seconds to wait before acting (any action).

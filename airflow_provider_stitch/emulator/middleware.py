@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,6 +38,21 @@ async def _drop_connection(scope: Scope) -> None:
     await asyncio.sleep(0.01)
 
 
+@dataclass
+class Exchange:
+    """One API request on its way through the middleware, and how it ended."""
+
+    method: str
+    path: str
+    arrived: float
+    group: str
+    client_id: int | None
+    generation: int
+    status: int | str = "no answer"
+    blocked: bool = False
+    recorded: bool = False
+
+
 class EmulatorMiddleware:
     """Counts every API request, applies the Jobs limit, then arranged faults, then the app."""
 
@@ -44,43 +60,43 @@ class EmulatorMiddleware:
         self.app = app
         self.runtime = runtime
 
+    def _finish(self, exchange: Exchange, status: int | str | None = None) -> None:
+        """Count the request once (before a dropped connection lets the client move on); a request that
+        arrived before a reset is not counted."""
+        if status is not None:
+            exchange.status = status
+        if exchange.recorded or exchange.generation != self.runtime.generation:
+            return
+        exchange.recorded = True
+        self.runtime.stats.record(
+            method=exchange.method,
+            path=exchange.path,
+            status=exchange.status,
+            time=exchange.arrived,
+            group=exchange.group,
+            client_id=exchange.client_id,
+            blocked=exchange.blocked,
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(UNTOUCHED_PREFIX):
             await self.app(scope, receive, send)
             return
         runtime = self.runtime
         method, path = scope["method"], scope["path"]
-        arrived = runtime.clock.now()
         group, client_id = classify(method, path)
-        outcome: dict[str, Any] = {"status": "no answer", "blocked": False, "recorded": False}
-
-        def finish() -> None:
-            """Count the request once (before a dropped connection lets the client move on)."""
-            if outcome["recorded"]:
-                return
-            outcome["recorded"] = True
-            runtime.stats.record(
-                method=method,
-                path=path,
-                status=outcome["status"],
-                time=arrived,
-                group=group,
-                client_id=client_id,
-                blocked=outcome["blocked"],
-            )
-
-        outcome["finish"] = finish
+        exchange = Exchange(method, path, runtime.clock.now(), group, client_id, runtime.generation)
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                outcome["status"] = message["status"]
+                exchange.status = message["status"]
             await send(message)
 
         try:
             if group == JOBS and client_id is not None:
-                wait = runtime.limiter.admit(client_id, arrived)
+                wait = runtime.limiter.admit(client_id, exchange.arrived)
                 if wait is not None:
-                    outcome["blocked"] = True
+                    exchange.blocked = True
                     limit = runtime.limiter.settings
                     message = (
                         f"more than {limit.limit} Jobs requests in {int(limit.window_seconds)} seconds for "
@@ -92,11 +108,11 @@ class EmulatorMiddleware:
                     return
             fault = runtime.faults.pick(method, path)
             if fault is not None:
-                await self._apply_fault(fault, scope, receive, counting_send, outcome)
+                await self._apply_fault(fault, scope, receive, counting_send, exchange)
                 return
             await self.app(scope, receive, counting_send)
         finally:
-            finish()
+            self._finish(exchange)
 
     async def _wait(self, seconds: float | None) -> bool:
         """Sleep ``seconds`` (forever when None) unless the server stops; True when it is stopping."""
@@ -109,19 +125,24 @@ class EmulatorMiddleware:
             waited += step
         return True
 
+    async def _drop(self, scope: Scope, exchange: Exchange, status: str) -> None:
+        self._finish(exchange, status)
+        await _drop_connection(scope)
+
     async def _apply_fault(
         self,
         fault: FaultRule,
         scope: Scope,
         receive: Receive,
         counting_send: Send,
-        outcome: dict[str, Any],
+        exchange: Exchange,
     ) -> None:
-        if fault.delay and await self._wait(fault.delay):
-            outcome["status"] = "dropped"
-            outcome["finish"]()
-            await _drop_connection(scope)
-            return
+        if fault.delay:
+            stopping = await self._wait(fault.delay)
+            if stopping or exchange.generation != self.runtime.generation:
+                # The server is stopping, or the test that sent this request has reset the emulator.
+                await self._drop(scope, exchange, "dropped")
+                return
         if fault.action == "delay":
             await self.app(scope, receive, counting_send)
         elif fault.action == "status":
@@ -146,12 +167,22 @@ class EmulatorMiddleware:
                 }
             )
             await counting_send({"type": "http.response.body", "body": payload})
+        elif fault.action == "lose":
+            await self._process_and_lose_answer(scope, receive, exchange)
         elif fault.action == "hang":
-            outcome["status"] = "hung"
-            outcome["finish"]()
+            self._finish(exchange, "hung")
             await self._wait(None)
             await _drop_connection(scope)
         else:
-            outcome["status"] = "dropped"
-            outcome["finish"]()
-            await _drop_connection(scope)
+            await self._drop(scope, exchange, "dropped")
+
+    async def _process_and_lose_answer(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
+        """Let the app handle the request, keep its answer from the client, and cut the connection."""
+        answered: list[int] = []
+
+        async def swallow(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered.append(message["status"])
+
+        await self.app(scope, receive, swallow)
+        await self._drop(scope, exchange, f"lost {answered[0]}" if answered else "lost")

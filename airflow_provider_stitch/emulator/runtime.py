@@ -32,6 +32,8 @@ class EmulatorRuntime:
     faults: FaultRegistry = field(default_factory=FaultRegistry)
     limiter: JobsLimiter = field(default_factory=JobsLimiter)
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: Counts resets; a request that arrived before the latest one is neither processed nor counted.
+    generation: int = 0
 
     @classmethod
     def create(cls, settings: EmulatorSettings) -> EmulatorRuntime:
@@ -41,6 +43,7 @@ class EmulatorRuntime:
 
     def reset(self) -> None:
         """Back to a fresh primary account; faults, counters and limit mode cleared (the clock keeps going)."""
+        self.generation += 1
         self.state.reset()
         self.stats.reset()
         self.faults.clear()

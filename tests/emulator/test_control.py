@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import httpx
@@ -64,6 +65,44 @@ def test_drop_and_malformed(emu: StitchEmulator, http: httpx.Client, client: Sti
     assert response.status_code == 200
     with pytest.raises(json.JSONDecodeError):
         response.json()
+
+
+def test_lose_processes_the_request_but_no_answer_arrives(emu: StitchEmulator, http: httpx.Client) -> None:
+    emu.control.set_faults(pattern=r"^/v4/sources$", method="POST", action="lose", times=1)
+    body = {"type": "platform.hp-postgres", "display_name": "Lost Answer", "properties": {}}
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.post("/v4/sources", json=body)
+    # The create took effect although the client never heard back.
+    assert [s["display_name"] for s in http.get("/v4/sources").json()] == ["Lost Answer"]
+    lost = [e for e in emu.control.stats()["log"] if e["method"] == "POST"]
+    assert [e["status"] for e in lost] == ["lost 200"]
+
+
+def test_reset_drops_requests_still_held_by_a_delay(emu: StitchEmulator) -> None:
+    """A request held past a reset must not land in the next test's state or counters."""
+    emu.control.set_faults(pattern=r"^/v4/sources$", method="POST", action="delay", delay=0.5)
+    body = {"type": "platform.hp-postgres", "display_name": "Held", "properties": {}}
+    outcome: list[BaseException | int] = []
+
+    def send_held_create() -> None:
+        headers = {"Authorization": f"Bearer {emu.token}"}
+        try:
+            outcome.append(httpx.post(f"{emu.base_url}/v4/sources", json=body, headers=headers).status_code)
+        except httpx.HTTPError as exc:
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send_held_create)
+    sender.start()
+    deadline = time.monotonic() + 5
+    while not emu.control.faults()[0]["hits"]:
+        assert time.monotonic() < deadline, "the held request never arrived"
+        time.sleep(0.02)
+    emu.control.reset()
+    sender.join(timeout=5)
+
+    assert isinstance(outcome[0], httpx.RemoteProtocolError)
+    assert emu.control.state()["accounts"][0]["sources"] == []
+    assert emu.control.stats()["requests"]["total"] == 0
 
 
 def test_bad_fault_is_refused(emu: StitchEmulator) -> None:

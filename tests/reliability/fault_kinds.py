@@ -28,6 +28,9 @@ FAULT_KINDS: dict[str, dict[str, Any]] = {
     "drop": {"action": "drop"},
     "malformed": {"action": "malformed"},
 }
+#: The answer is lost after the request took effect. Kept apart from :data:`FAULT_KINDS`: a create hit
+#: every time still succeeds (the lookup before resending finds it), so the failure matrix does not apply.
+LOST_ANSWER = {"action": "lose"}
 #: Kinds that cost a client timeout per hit (slow in real time).
 SLOW_KINDS = frozenset({"timeout", "hang"})
 #: Every API path (the emulator's control paths are never faulted).
@@ -44,21 +47,25 @@ WRITES_AND_JOBS_READS = (
 )
 
 
+def _fields_of(kind: str) -> dict[str, Any]:
+    return LOST_ANSWER if kind == "lost" else FAULT_KINDS[kind]
+
+
 def random_faults(
     kind: str, pattern: str = ANY_API_PATH, *, rate: float = FAULT_RATE, seed: int = FAULT_SEED
 ) -> dict[str, Any]:
     """A fault of ``kind`` hitting each matching request with probability ``rate`` (seeded)."""
-    return {"pattern": pattern, **FAULT_KINDS[kind], "rate": rate, "seed": seed}
+    return {"pattern": pattern, **_fields_of(kind), "rate": rate, "seed": seed}
 
 
 def burst_faults(kind: str, pattern: str = ANY_API_PATH, *, length: int = 3) -> dict[str, Any]:
     """A fault of ``kind`` hitting the next ``length`` matching requests in a row."""
-    return {"pattern": pattern, **FAULT_KINDS[kind], "times": length}
+    return {"pattern": pattern, **_fields_of(kind), "times": length}
 
 
 def persistent_faults(kind: str, pattern: str = ANY_API_PATH) -> dict[str, Any]:
     """A fault of ``kind`` hitting every matching request."""
-    return {"pattern": pattern, **FAULT_KINDS[kind]}
+    return {"pattern": pattern, **_fields_of(kind)}
 
 
 def zero_wait(_retry_state: Any) -> float:
