@@ -95,6 +95,12 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "SQLite file path, or redis:// URL; empty means a file under AIRFLOW_HOME.",
                         "schema": {"type": ["string", "null"]},
                     },
+                    "emulator_speed": {
+                        "label": "Emulator speed",
+                        "description": "Only for the offline emulator on a loopback host: its --speed, so the "
+                        "Jobs budget counts its faster 10-minute window.",
+                        "schema": {"type": ["number", "null"], "default": 1, "minimum": 1},
+                    },
                 },
             }
         ],

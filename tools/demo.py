@@ -120,7 +120,12 @@ class EmulatorProcess:
 
 
 def stitch_connection_json(
-    base_url: str, token: str, client_id: int, *, extra: Mapping[str, Any] | None = None
+    base_url: str,
+    token: str,
+    client_id: int,
+    *,
+    emulator_speed: float | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
     """The ``stitch_default`` connection in Airflow's JSON form, for ``AIRFLOW_CONN_STITCH_DEFAULT``.
 
@@ -128,9 +133,12 @@ def stitch_connection_json(
         base_url: the API root (here the emulator's base URL).
         token: the API access token (the emulator's fake one).
         client_id: the Stitch client id.
+        emulator_speed: the emulator's ``--speed``, so the Jobs budget counts its faster window.
         extra: more connection extras (``jobs_budget``, ``budget_backend``, ``budget_location``, ...).
     """
     extras: dict[str, Any] = {"stitch_client_id": client_id, **(extra or {})}
+    if emulator_speed is not None:
+        extras["emulator_speed"] = emulator_speed
     return json.dumps({"conn_type": "stitch", "host": base_url, "password": token, "extra": extras})
 
 
@@ -408,7 +416,7 @@ def run_demo(workdir: Path, out: TextIO) -> int:
         print("[2/4] Preparing a throwaway Airflow home with SQLite ...", file=out, flush=True)
         env = airflow_environment(workdir / "airflow")
         env["AIRFLOW_CONN_STITCH_DEFAULT"] = stitch_connection_json(
-            emulator.base_url, emulator.token, emulator.client_id
+            emulator.base_url, emulator.token, emulator.client_id, emulator_speed=emulator.speed
         )
         migrate_database(env, workdir / "airflow-db-migrate.log")
 

@@ -20,7 +20,7 @@ from airflow_provider_stitch.api.base import (
     pick_source,
     read_sync_answer,
 )
-from airflow_provider_stitch.api.budget import BudgetBackend, JobsBudget
+from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, BudgetBackend, JobsBudget
 from airflow_provider_stitch.api.endpoints import ENDPOINTS, Endpoint
 from airflow_provider_stitch.api.errors import StitchTransportError
 from airflow_provider_stitch.api.models import (
@@ -107,6 +107,7 @@ class AsyncStitchClient(ClientSettings):
         retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         budget_backend: BudgetBackend | None = None,
         jobs_limit: int = 30,
+        jobs_window: float = DEFAULT_JOBS_WINDOW,
     ) -> None:
         super().__init__(
             token,
@@ -117,6 +118,7 @@ class AsyncStitchClient(ClientSettings):
             budget=budget,
             budget_backend=budget_backend,
             jobs_limit=jobs_limit,
+            jobs_window=jobs_window,
             budget_max_wait=budget_max_wait,
             user_agent=user_agent,
             validate=validate,

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from airflow_provider_stitch.api.budget import BudgetBackend, JobsBudget
+from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, BudgetBackend, JobsBudget
 from airflow_provider_stitch.api.endpoints import Endpoint
 from airflow_provider_stitch.api.errors import StitchAlreadyRunningError, StitchError, StitchTransportError
 from airflow_provider_stitch.api.models import Destination, JobsPage, Source, SyncJob
@@ -99,6 +99,7 @@ class ClientSettings:
     :param budget: the Jobs budget to pay from; built lazily from ``budget_backend`` when None.
     :param budget_backend: backend for the lazily built budget (the process-wide memory one by default).
     :param jobs_limit: Jobs requests per 600 s for the lazily built budget.
+    :param jobs_window: window of the lazily built budget, in seconds (see ``budget.jobs_window_for``).
     :param budget_max_wait: seconds a Jobs request may wait for a budget token.
     :param user_agent: User-Agent header value.
     :param validate: check source/destination properties with the connector catalog before sending.
@@ -116,6 +117,7 @@ class ClientSettings:
         budget: JobsBudget | None = None,
         budget_backend: BudgetBackend | None = None,
         jobs_limit: int = 30,
+        jobs_window: float = DEFAULT_JOBS_WINDOW,
         budget_max_wait: float = 0.0,
         user_agent: str = USER_AGENT,
         validate: bool = True,
@@ -133,6 +135,7 @@ class ClientSettings:
         self._budget = budget
         self._budget_backend = budget_backend
         self._jobs_limit = jobs_limit
+        self._jobs_window = float(jobs_window)
         self.budget_max_wait = float(budget_max_wait)
         self.user_agent = user_agent
         self.validate = validate
@@ -149,7 +152,9 @@ class ClientSettings:
     def _budget_for(self, client_id: int) -> JobsBudget:
         """The budget Jobs requests pay from (created on first use)."""
         if self._budget is None:
-            self._budget = JobsBudget(client_id, limit=self._jobs_limit, backend=self._budget_backend)
+            self._budget = JobsBudget(
+                client_id, limit=self._jobs_limit, window=self._jobs_window, backend=self._budget_backend
+            )
         return self._budget
 
     def _retry_predicate(

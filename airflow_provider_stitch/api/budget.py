@@ -26,6 +26,17 @@ JOBS_WINDOW_MARGIN = 10.0
 DEFAULT_JOBS_WINDOW = STITCH_JOBS_WINDOW + JOBS_WINDOW_MARGIN
 
 
+def jobs_window_for(emulator_speed: float = 1.0) -> float:
+    """Budget window (real seconds) for an API whose clock runs ``emulator_speed`` times real time.
+
+    The offline emulator counts Stitch's 600-second window in its own, faster time; the safety margin is
+    for latency, which stays in real seconds.
+    """
+    if emulator_speed < 1:
+        raise ValueError("the emulator speed must be at least 1")
+    return STITCH_JOBS_WINDOW / emulator_speed + JOBS_WINDOW_MARGIN
+
+
 @runtime_checkable
 class BudgetBackend(Protocol):
     """Storage of taken request times (and small shared snapshots) behind a :class:`JobsBudget`."""

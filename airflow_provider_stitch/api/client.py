@@ -21,7 +21,7 @@ from airflow_provider_stitch.api.base import (
     read_sync_answer,
     utc_now_iso,
 )
-from airflow_provider_stitch.api.budget import BudgetBackend, JobsBudget
+from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, BudgetBackend, JobsBudget
 from airflow_provider_stitch.api.endpoints import ENDPOINTS, Endpoint
 from airflow_provider_stitch.api.errors import (
     StitchAPIError,
@@ -99,6 +99,7 @@ class StitchClient(ClientSettings):
     :param retry_sleep: function that sleeps between attempts.
     :param budget_backend: backend of the default budget (process memory when None).
     :param jobs_limit: limit of the default budget (30).
+    :param jobs_window: window of the default budget in seconds (Stitch's 600 plus a margin).
     """
 
     def __init__(
@@ -118,6 +119,7 @@ class StitchClient(ClientSettings):
         retry_sleep: Callable[[float], None] = time.sleep,
         budget_backend: BudgetBackend | None = None,
         jobs_limit: int = 30,
+        jobs_window: float = DEFAULT_JOBS_WINDOW,
     ) -> None:
         super().__init__(
             token,
@@ -128,6 +130,7 @@ class StitchClient(ClientSettings):
             budget=budget,
             budget_backend=budget_backend,
             jobs_limit=jobs_limit,
+            jobs_window=jobs_window,
             budget_max_wait=budget_max_wait,
             user_agent=user_agent,
             validate=validate,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_stitch.api.budget import JobsBudget
+from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, JobsBudget
 from airflow_provider_stitch.api.errors import (
     StitchAPIError,
     StitchError,
@@ -43,7 +43,7 @@ MAX_PAGES = 1000
 EXTRACTIONS = "extractions"
 LOADS = "loads"
 PHASES = ("discovery", "tap", "target")
-#: Shortest spacing between two refreshes of one list, whatever the budget allows (seconds).
+#: Shortest spacing between two refreshes of one list against Stitch, whatever the budget allows (seconds).
 DEFAULT_MIN_INTERVAL = 15.0
 #: Spacing is stretched by a random factor in ``[1, 1 + jitter]`` so processes drift apart.
 DEFAULT_JITTER = 0.2
@@ -495,7 +495,8 @@ class JobsMonitor:
     :param account_key: identity of the account (base URL and client id).
     :param budget: the account's Jobs budget; its clock is the monitor's clock and its backend holds the
         shared snapshots.
-    :param min_interval: shortest spacing between two refreshes of one list (seconds).
+    :param min_interval: shortest spacing between two refreshes of one list (seconds); by default 15 s,
+        shortened in proportion when the budget's window is (an emulator running faster than real time).
     :param jitter: spacing is stretched by a random factor in ``[1, 1 + jitter]``.
     :param asleep: coroutine function used to wait in :meth:`await_extraction` / :meth:`await_loads`.
     :param rng: random source for the jitter.
@@ -506,13 +507,15 @@ class JobsMonitor:
         account_key: str,
         budget: JobsBudget,
         *,
-        min_interval: float = DEFAULT_MIN_INTERVAL,
+        min_interval: float | None = None,
         jitter: float = DEFAULT_JITTER,
         asleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.account_key = account_key
         self.budget = budget
+        if min_interval is None:
+            min_interval = DEFAULT_MIN_INTERVAL * min(1.0, budget.window / DEFAULT_JOBS_WINDOW)
         self.min_interval = float(min_interval)
         self.jitter = float(jitter)
         self.asleep = asleep

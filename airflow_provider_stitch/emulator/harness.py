@@ -152,6 +152,11 @@ class StitchEmulator:
         return int(self.settings.client_id or 0)
 
     @property
+    def speed(self) -> float:
+        """Emulator seconds per real second; give it to the connection's ``emulator_speed`` extra."""
+        return float(self.settings.speed)
+
+    @property
     def partner_id(self) -> str:
         """Partner id accepted by ``POST /v3/accounts``."""
         return self.settings.partner_id

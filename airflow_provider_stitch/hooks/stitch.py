@@ -6,6 +6,7 @@ import asyncio
 import os
 import tempfile
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
@@ -16,10 +17,11 @@ from airflow_provider_stitch.api.budget import (
     InMemoryBudgetBackend,
     JobsBudget,
     SQLiteBudgetBackend,
+    jobs_window_for,
 )
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.errors import StitchError, StitchUnauthorizedError
-from airflow_provider_stitch.api.transport import DEFAULT_BASE_URL
+from airflow_provider_stitch.api.transport import DEFAULT_BASE_URL, is_loopback_host
 
 if TYPE_CHECKING:
     from airflow_provider_stitch.api.aclient import AsyncStitchClient
@@ -44,7 +46,9 @@ class StitchHook(BaseHook):
     The connection's password is the API access token; ``host`` may override the base URL (e.g. an
     emulator at ``http://127.0.0.1:8765``). Extras: ``stitch_client_id``, ``partner_id``,
     ``partner_secret``, ``jobs_budget`` (requests per 10 minutes, at most 30), ``budget_backend``
-    (``memory``, ``sqlite`` or ``redis``) and ``budget_location`` (SQLite path or Redis URL).
+    (``memory``, ``sqlite`` or ``redis``), ``budget_location`` (SQLite path or Redis URL) and
+    ``emulator_speed`` (the ``--speed`` of an offline emulator on a loopback host, so the Jobs budget
+    counts its faster window).
 
     :param stitch_conn_id: connection id.
     :param timeout: seconds per request.
@@ -154,6 +158,25 @@ class StitchHook(BaseHook):
             raise ValueError(f"jobs_budget must be between 1 and {DEFAULT_JOBS_LIMIT}, not {limit}")
         return limit
 
+    @staticmethod
+    def _jobs_window(extras: dict[str, Any], base_url: str) -> float:
+        """Budget window from the ``emulator_speed`` extra, accepted for a loopback emulator only."""
+        raw = extras.get("emulator_speed")
+        if raw in (None, ""):
+            return jobs_window_for()
+        try:
+            speed = float(raw)
+        except (TypeError, ValueError):
+            speed = 0.0
+        if not speed >= 1:
+            raise ValueError(f"emulator_speed must be a number of at least 1, not {raw!r}")
+        if speed > 1 and not is_loopback_host(urlsplit(base_url).hostname):
+            raise ValueError(
+                "emulator_speed is only for the offline emulator on a loopback host; Stitch counts its "
+                "Jobs limit over a fixed 600 seconds"
+            )
+        return jobs_window_for(speed)
+
     def _client_kwargs(self, settings: dict[str, Any]) -> dict[str, Any]:
         extras = settings["extras"]
         return {
@@ -165,6 +188,7 @@ class StitchHook(BaseHook):
             "validate": self.validate,
             "budget_backend": self._budget_backend(extras),
             "jobs_limit": self._jobs_limit(extras),
+            "jobs_window": self._jobs_window(extras, settings["base_url"]),
         }
 
     # ------------------------------------------------------------------ clients

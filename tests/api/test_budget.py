@@ -14,6 +14,7 @@ from airflow_provider_stitch.api.budget import (
     InMemoryBudgetBackend,
     JobsBudget,
     SQLiteBudgetBackend,
+    jobs_window_for,
 )
 from airflow_provider_stitch.api.errors import StitchRateBudgetExhausted
 
@@ -38,6 +39,14 @@ def test_default_window_holds_tokens_past_stitchs_600_seconds(backend):
     assert budget.seconds_until_available() == pytest.approx(10)
     clock.now += 10
     assert budget.try_acquire() is True
+
+
+def test_emulator_window_is_its_600_seconds_in_real_time_plus_the_margin():
+    assert jobs_window_for() == 610.0
+    assert jobs_window_for(20) == 40.0
+    assert jobs_window_for(600) == 11.0
+    with pytest.raises(ValueError, match="at least 1"):
+        jobs_window_for(0.5)
 
 
 def test_window_slides(backend):

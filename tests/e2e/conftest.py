@@ -60,6 +60,7 @@ def airflow_env(
         e2e_emulator.base_url,
         e2e_emulator.token,
         e2e_emulator.client_id,
+        emulator_speed=E2E_SPEED,
         extra={"budget_backend": "sqlite", "budget_location": str(tmp_path / "jobs-budget.sqlite")},
     )
     return env

@@ -37,6 +37,7 @@ def scheduled_run(
             emulator.base_url,
             emulator.token,
             emulator.client_id,
+            emulator_speed=emulator.speed,
             extra={"budget_location": str(folder / "jobs-budget.sqlite")},
         )
         log_path = folder / "dags-test.log"

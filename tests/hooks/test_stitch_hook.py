@@ -65,12 +65,38 @@ def test_host_without_scheme_means_https(monkeypatch):
     [
         ({"budget_backend": "memcached"}, "budget_backend must be one of"),
         ({"budget_backend": "memory", "jobs_budget": 31}, "between 1 and 30"),
+        (
+            {"budget_backend": "memory", "emulator_speed": 0.5},
+            "emulator_speed must be a number of at least 1",
+        ),
+        ({"budget_backend": "memory", "emulator_speed": "fast"}, "at least 1, not 'fast'"),
     ],
 )
 def test_bad_extras_are_explained(monkeypatch, extra, message):
     set_connection(monkeypatch, extra=extra)
     with pytest.raises(ValueError, match=message):
         StitchHook().get_client()
+
+
+def test_emulator_speed_shortens_the_budget_window_for_a_loopback_emulator(monkeypatch):
+    set_connection(
+        monkeypatch,
+        host="http://127.0.0.1:8765",
+        extra={"stitch_client_id": 7, "budget_backend": "memory", "emulator_speed": "20"},
+    )
+    budget = StitchHook().get_budget()
+    assert budget.window == 600 / 20 + 10  # the emulator's 600 s in real seconds, plus the latency margin
+    assert budget.limit == 30
+
+
+def test_emulator_speed_is_refused_for_stitch_itself(monkeypatch):
+    set_connection(monkeypatch, extra={"budget_backend": "memory", "emulator_speed": 20})
+    with pytest.raises(ValueError, match="only for the offline emulator on a loopback host"):
+        StitchHook().get_client()
+    set_connection(
+        monkeypatch, extra={"stitch_client_id": 7, "budget_backend": "memory", "emulator_speed": 1}
+    )
+    assert StitchHook().get_budget().window == 610
 
 
 def test_remote_plain_http_is_refused(monkeypatch):
@@ -153,6 +179,7 @@ def test_provider_info_validates_against_airflow_schema():
         "jobs_budget",
         "budget_backend",
         "budget_location",
+        "emulator_speed",
     }
     assert entry["conn-fields"]["partner_secret"]["schema"]["format"] == "password"
 

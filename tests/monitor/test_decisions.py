@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, InMemoryBudgetBackend, JobsBudget
+from airflow_provider_stitch.api.budget import (
+    DEFAULT_JOBS_WINDOW,
+    InMemoryBudgetBackend,
+    JobsBudget,
+    jobs_window_for,
+)
 from airflow_provider_stitch.api.monitor import (
     EXTRACTIONS,
     KINDS,
@@ -213,6 +218,17 @@ def test_spacing_grows_with_pages_and_with_both_lists_watched():
     mon.watch(LOADS, [load_identity("s", "a")])
     assert mon.spacing(EXTRACTIONS) == pytest.approx(6 * per_request)
     assert monitor(Clock(), limit=10).spacing(EXTRACTIONS) == pytest.approx(DEFAULT_JOBS_WINDOW / 10)
+
+
+def test_a_faster_emulator_window_shortens_spacing_and_the_minimum_gap_alike():
+    real = JobsBudget(1, backend=InMemoryBudgetBackend(), clock=Clock())
+    fast = JobsBudget(1, window=jobs_window_for(20), backend=InMemoryBudgetBackend(), clock=Clock())
+    assert JobsMonitor("real", real).min_interval == 15.0
+    fast_monitor = JobsMonitor("fast", fast, jitter=0.0)
+    assert fast.window == 40.0
+    assert fast_monitor.min_interval == pytest.approx(15.0 * 40.0 / DEFAULT_JOBS_WINDOW)
+    assert fast_monitor.spacing(EXTRACTIONS) == pytest.approx(40.0 / 30)
+    assert JobsMonitor("given", fast, min_interval=5.0).min_interval == 5.0
 
 
 def test_watchers_are_shared_through_the_backend():

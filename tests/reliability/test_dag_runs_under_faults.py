@@ -72,6 +72,7 @@ def dag_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             emulator.base_url,
             emulator.token,
             emulator.client_id,
+            emulator_speed=emulator.speed,
             extra={
                 "partner_id": emulator.partner_id,
                 "partner_secret": CANARIES["partner secret"],
