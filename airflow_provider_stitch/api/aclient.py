@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -83,6 +84,13 @@ def require_certificate_verification(http_client: httpx.AsyncClient) -> None:
             )
 
 
+@functools.cache
+def verified_tls_context() -> ssl.SSLContext:
+    """One certificate-verifying TLS context per process: loading the CA bundle costs tens of ms, and
+    every trigger builds its own client."""
+    return httpx.create_ssl_context()
+
+
 class AsyncStitchClient(ClientSettings):
     """Asynchronous client of the Stitch Connect API; use as ``async with AsyncStitchClient(...) as c``.
 
@@ -128,7 +136,9 @@ class AsyncStitchClient(ClientSettings):
             require_certificate_verification(http_client)
         self._owns_http = http_client is None
         self._http = (
-            http_client if http_client is not None else httpx.AsyncClient(verify=True, follow_redirects=False)
+            http_client
+            if http_client is not None
+            else httpx.AsyncClient(verify=verified_tls_context(), follow_redirects=False)
         )
         self._retry_sleep = retry_sleep
         self._client_id_lock = asyncio.Lock()

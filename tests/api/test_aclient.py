@@ -170,3 +170,22 @@ def test_logs_url_and_client_id_lookup():
 def test_refuses_plain_http_to_remote_hosts():
     with pytest.raises(ValueError, match="plain http"):
         AsyncStitchClient(TOKEN, base_url="http://example.com")
+
+
+def test_clients_share_one_verifying_tls_context():
+    """Loading the CA bundle once per process keeps each trigger's client cheap; it still verifies."""
+    import ssl
+
+    from airflow_provider_stitch.api.aclient import require_certificate_verification, verified_tls_context
+
+    async def contexts() -> list[ssl.SSLContext]:
+        found = []
+        for _ in range(2):
+            async with AsyncStitchClient("ac_x", client_id=1) as client:
+                require_certificate_verification(client._http)
+                found.append(client._http._transport._pool._ssl_context)  # type: ignore[attr-defined]
+        return found
+
+    first, second = asyncio.run(contexts())
+    assert first is second is verified_tls_context()
+    assert first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname
