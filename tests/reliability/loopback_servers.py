@@ -10,6 +10,7 @@ import ssl
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -17,22 +18,29 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 LOOPBACK = "127.0.0.1"
+ServerT = TypeVar("ServerT", bound="LoopbackServer")
 
 
-class SilentServer:
-    """Accepts TCP connections on a free loopback port, reads nothing and never answers."""
+class LoopbackServer:
+    """A TCP listener on a free loopback port, handing each accepted connection to :meth:`handle` on a
+    background thread while used as a context manager."""
+
+    scheme = "http"
 
     def __init__(self) -> None:
         self._listener = socket.create_server((LOOPBACK, 0))
         self.port = self._listener.getsockname()[1]
-        self.accepted: list[socket.socket] = []
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._accept_forever, name="silent-server", daemon=True)
+        self._thread = threading.Thread(target=self._accept_forever, name=type(self).__name__, daemon=True)
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>``."""
-        return f"http://{LOOPBACK}:{self.port}"
+        """``<scheme>://127.0.0.1:<port>``."""
+        return f"{self.scheme}://{LOOPBACK}:{self.port}"
+
+    def handle(self, connection: socket.socket) -> None:
+        """Deal with one accepted connection (subclasses)."""
+        raise NotImplementedError
 
     def _accept_forever(self) -> None:
         self._listener.settimeout(0.05)
@@ -41,9 +49,9 @@ class SilentServer:
                 connection, _ = self._listener.accept()
             except (TimeoutError, OSError):
                 continue
-            self.accepted.append(connection)
+            self.handle(connection)
 
-    def __enter__(self) -> SilentServer:
+    def __enter__(self: ServerT) -> ServerT:
         self._thread.start()
         return self
 
@@ -52,9 +60,25 @@ class SilentServer:
     ) -> None:
         self._stopping.set()
         self._thread.join(5)
+        self._listener.close()
+
+
+class SilentServer(LoopbackServer):
+    """Accepts TCP connections, reads nothing and never answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.accepted: list[socket.socket] = []
+
+    def handle(self, connection: socket.socket) -> None:
+        self.accepted.append(connection)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        super().__exit__(exc_type, exc, tb)
         for connection in self.accepted:
             connection.close()
-        self._listener.close()
 
 
 def write_self_signed_certificate(folder: Path) -> tuple[Path, Path]:
@@ -83,13 +107,14 @@ def write_self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-class UntrustedTlsServer:
-    """HTTPS on a free loopback port with a self-signed certificate; counts the requests it could read.
+class UntrustedTlsServer(LoopbackServer):
+    """HTTPS with a self-signed certificate; counts the requests it could read.
 
     Args:
         folder: where the certificate and key are written.
     """
 
+    scheme = "https"
     RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]"
 
     def __init__(self, folder: Path) -> None:
@@ -97,43 +122,18 @@ class UntrustedTlsServer:
         self.certificate = cert
         self._context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._context.load_cert_chain(cert, key)
-        self._listener = socket.create_server((LOOPBACK, 0))
-        self.port = self._listener.getsockname()[1]
         self.requests_read = 0
         self.handshakes_failed = 0
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="untrusted-tls-server", daemon=True)
+        super().__init__()
 
-    @property
-    def base_url(self) -> str:
-        """``https://127.0.0.1:<port>``."""
-        return f"https://{LOOPBACK}:{self.port}"
-
-    def _serve(self) -> None:
-        self._listener.settimeout(0.05)
-        while not self._stopping.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except (TimeoutError, OSError):
-                continue
-            connection.settimeout(2)
-            try:
-                with self._context.wrap_socket(connection, server_side=True) as tls:
-                    if tls.recv(65536):
-                        self.requests_read += 1
-                        tls.sendall(self.RESPONSE)
-            except (ssl.SSLError, OSError):
-                self.handshakes_failed += 1
-            finally:
-                connection.close()
-
-    def __enter__(self) -> UntrustedTlsServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._stopping.set()
-        self._thread.join(5)
-        self._listener.close()
+    def handle(self, connection: socket.socket) -> None:
+        connection.settimeout(2)
+        try:
+            with self._context.wrap_socket(connection, server_side=True) as tls:
+                if tls.recv(65536):
+                    self.requests_read += 1
+                    tls.sendall(self.RESPONSE)
+        except (ssl.SSLError, OSError):
+            self.handshakes_failed += 1
+        finally:
+            connection.close()
