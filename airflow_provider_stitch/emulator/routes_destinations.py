@@ -146,29 +146,49 @@ async def create_destination(request: Request) -> Response:
         return json_answer(destination_json(destination, account))
 
 
+def _destination_to_update(
+    account: AccountRecord, destination_id: str, body: Any, body_is_valid: bool, body_message: str
+) -> DestinationRecord:
+    """The destination a PUT names, after the checks both API versions make in this order."""
+    destination = account.destinations.get(numeric_id(destination_id, "destination"))
+    if destination is None:
+        raise text_error("invalid connection id")
+    if not body_is_valid:
+        raise text_error(body_message)
+    if "type" in body and body["type"] != destination.type:
+        raise text_error("this API endpoint does not support modifying destination type")
+    return destination
+
+
+def _save_update(
+    runtime: EmulatorRuntime,
+    account: AccountRecord,
+    destination: DestinationRecord,
+    properties: dict[str, Any],
+    now: float,
+) -> None:
+    """Merge validated properties in and start the new connection check."""
+    destination.properties.update(properties)
+    destination.updated_at = now
+    destination.check = start_check(runtime.state, account, destination.id, now)
+
+
 @router.put("/v4/destinations/{destination_id}")
 async def update_destination(destination_id: str, request: Request) -> Response:
     runtime, account, now = authenticate(request)
     body = await read_json(request)
     with runtime.state.lock:
-        destination = account.destinations.get(numeric_id(destination_id, "destination"))
-        if destination is None:
-            raise text_error("invalid connection id")
-        if not isinstance(body, dict):
-            raise text_error(POST_MESSAGE)
-        if "type" in body and body["type"] != destination.type:
-            raise text_error("this API endpoint does not support modifying destination type")
+        destination = _destination_to_update(
+            account, destination_id, body, isinstance(body, dict), POST_MESSAGE
+        )
         if set(body) - POST_KEYS or not isinstance(body.get("properties", {}), dict):
             raise text_error(POST_MESSAGE)
         connector = get_connector(destination.type)
-        destination.properties.update(
-            _validated(connector, body.get("properties") or {}, fill_defaults=False)
-        )
+        properties = _validated(connector, body.get("properties") or {}, fill_defaults=False)
         for key in ("name", "description"):
             if key in body:
                 setattr(destination, key, body[key])
-        destination.updated_at = now
-        destination.check = start_check(runtime.state, account, destination.id, now)
+        _save_update(runtime, account, destination, properties, now)
         return json_answer(destination_json(destination, account))
 
 
@@ -251,17 +271,9 @@ async def update_destination_v3(destination_id: str, request: Request) -> Respon
     runtime, account, now = authenticate(request)
     body = await read_json(request)
     with runtime.state.lock:
-        destination = account.destinations.get(numeric_id(destination_id, "destination"))
-        if destination is None:
-            raise text_error("invalid connection id")
-        if not isinstance(body, dict) or not isinstance(body.get("connection", {}), dict):
-            raise text_error(V3_POST_MESSAGE)
-        if "type" in body and body["type"] != destination.type:
-            raise text_error("this API endpoint does not support modifying destination type")
+        body_is_valid = isinstance(body, dict) and isinstance(body.get("connection", {}), dict)
+        destination = _destination_to_update(account, destination_id, body, body_is_valid, V3_POST_MESSAGE)
         connector = get_connector(destination.type)
-        destination.properties.update(
-            _validated(connector, body.get("connection") or {}, fill_defaults=False)
-        )
-        destination.updated_at = now
-        destination.check = start_check(runtime.state, account, destination.id, now)
+        properties = _validated(connector, body.get("connection") or {}, fill_defaults=False)
+        _save_update(runtime, account, destination, properties, now)
         return json_answer(_v3_json(destination, account, now))

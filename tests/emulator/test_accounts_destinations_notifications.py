@@ -124,6 +124,14 @@ def test_destination_body_errors_and_v3(http: httpx.Client, emu: StitchEmulator)
     v3 = http.post("/v3/destinations", json={"type": "postgres", "connection": PG_DESTINATION}).json()
     assert "last_check" in v3 and "password" not in v3["connection"]
     assert len(http.get("/v3/destinations").json()) == 1
+    path = f"/v3/destinations/{v3['id']}"
+    changed = http.put(path, json={"connection": {"username": "stitch_admin"}})
+    assert changed.status_code == 200 and changed.json()["connection"]["username"] == "stitch_admin"
+    assert http.put(path, json={"type": "redshift"}).json() == (
+        "this API endpoint does not support modifying destination type"
+    )
+    assert http.put(path, json={"connection": "x"}).json() == v3_bad.json()
+    assert http.put("/v3/destinations/5", json={"connection": {}}).json() == "invalid connection id"
 
 
 def test_custom_emails(client: StitchClient, http: httpx.Client) -> None:
