@@ -73,7 +73,7 @@ async def _noticed_by_monitor(
 
 
 def run_monitor(emulator: Any, count: int) -> dict[str, float]:
-    from airflow_provider_stitch.api.monitor import forget_monitors, monitor_for
+    from airflow_provider_stitch.api.jobs import forget_monitors, monitor_for
 
     env, sources, names, started = prepare(emulator, count, "monitor")
     clock = emulator.runtime.clock

@@ -117,6 +117,10 @@ class StitchAlreadyRunningError(StitchAPIError):
     """HTTP 200 with ``already_running``: the source already has a replication job in progress."""
 
 
+class StitchWaitTimeout(StitchError):
+    """A wait on a Stitch job passed its deadline without an answer."""
+
+
 class StitchRateBudgetExhausted(StitchError):
     """The client-side Jobs budget has no token free within the allowed wait; nothing was sent.
 

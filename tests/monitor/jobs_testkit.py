@@ -174,7 +174,7 @@ class JobsEnv:
 
 def jobs_env(emulator: Any, tmp_path: Any, monkeypatch: Any) -> JobsEnv:
     """Build a :class:`JobsEnv` (call from a fixture that has ``monkeypatch``)."""
-    from airflow_provider_stitch.api.monitor import forget_monitors
+    from airflow_provider_stitch.api.jobs import forget_monitors
 
     budget_path = str(tmp_path / "jobs-budget.sqlite")
     monkeypatch.setitem(JobsBudget.__init__.__kwdefaults__, "clock", emulator.runtime.clock.now)
@@ -208,7 +208,7 @@ def run_sensor_worker(task: dict[str, Any]) -> dict[int, tuple[str, str | None]]
 
     from airflow.providers.common.compat.sdk import AirflowException
 
-    from airflow_provider_stitch.api.monitor import forget_monitors
+    from airflow_provider_stitch.api.jobs import forget_monitors
     from airflow_provider_stitch.emulator.harness import EmulatorControl
     from airflow_provider_stitch.sensors.replication import StitchExtractionSensor
 
@@ -249,7 +249,7 @@ def run_sensor_worker(task: dict[str, Any]) -> dict[int, tuple[str, str | None]]
 
 def run_triggers(env: JobsEnv, triggers: list[Any]) -> list[list[Any]]:
     """Run triggers in one event loop under virtual time (sharing one monitor); the events each fired."""
-    from airflow_provider_stitch.api.monitor import forget_monitors, monitor_for
+    from airflow_provider_stitch.api.jobs import forget_monitors, monitor_for
 
     clock = env.emulator.runtime.clock
     virtual = VirtualTime(clock.now, clock.advance)

@@ -12,7 +12,7 @@ from airflow_provider_stitch.api.budget import (
     JobsBudget,
     jobs_window_for,
 )
-from airflow_provider_stitch.api.monitor import (
+from airflow_provider_stitch.api.jobs import (
     EXTRACTIONS,
     KINDS,
     LOADS,

@@ -20,7 +20,7 @@ from jobs_testkit import (
     start_jobs,
 )
 
-from airflow_provider_stitch.api.monitor import monitor_for
+from airflow_provider_stitch.api.jobs import monitor_for
 
 FAILURE = "Response returned http error code 401"
 SENSOR_PROCESSES = 4

@@ -23,7 +23,7 @@ def flow_emulator_server() -> Iterator[Any]:
 @pytest.fixture
 def flow_env(flow_emulator_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The fast emulator, reset, with in-process tasks wired to it (see :func:`flow_wiring.wire_tasks_to`)."""
-    from airflow_provider_stitch.api.monitor import forget_monitors
+    from airflow_provider_stitch.api.jobs import forget_monitors
 
     emulator = flow_emulator_server
     emulator.control.reset()

@@ -29,7 +29,7 @@ def wire_tasks_to(emulator: Any, budget_path: str, monkeypatch: pytest.MonkeyPat
     """
     from airflow_provider_stitch.api import base as client_base
     from airflow_provider_stitch.api.budget import JobsBudget
-    from airflow_provider_stitch.api.monitor import forget_monitors
+    from airflow_provider_stitch.api.jobs import forget_monitors
     from airflow_provider_stitch.hooks.stitch import StitchHook
     from airflow_provider_stitch.operators.replication import StitchStartReplicationOperator
 

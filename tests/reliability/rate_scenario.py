@@ -11,7 +11,7 @@ from fault_kinds import CLIENT_TIMEOUT, zero_wait
 
 from airflow_provider_stitch.api.budget import InMemoryBudgetBackend, JobsBudget
 from airflow_provider_stitch.api.client import StitchClient
-from airflow_provider_stitch.api.monitor import ExtractionWatch, JobsMonitor, LoadWatch, account_key
+from airflow_provider_stitch.api.jobs import ExtractionWatch, JobsMonitor, LoadWatch, account_key
 
 JOBS_LIMIT = 30
 WINDOW = 600.0

@@ -12,7 +12,7 @@ from airflow.providers.common.compat.sdk import (
 )
 from jobs_testkit import CONN_ID, FakeTaskInstance, make_sources, start_jobs
 
-from airflow_provider_stitch.api.monitor import forget_monitors
+from airflow_provider_stitch.api.jobs import forget_monitors
 from airflow_provider_stitch.sensors import StitchExtractionSensor, StitchLoadSensor
 from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger, StitchLoadTrigger
 
