@@ -22,6 +22,7 @@ from airflow_provider_stitch.api.budget import (
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.errors import StitchError, StitchUnauthorizedError
 from airflow_provider_stitch.api.transport import DEFAULT_BASE_URL, is_loopback_host
+from airflow_provider_stitch.defaults import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow_provider_stitch.api.aclient import AsyncStitchClient
@@ -58,7 +59,7 @@ class StitchHook(BaseHook):
     """
 
     conn_name_attr = "stitch_conn_id"
-    default_conn_name = "stitch_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "stitch"
     hook_name = "Stitch"
 

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, mask_secret
 
+from airflow_provider_stitch.defaults import DEFAULT_CONN_ID
+
 if TYPE_CHECKING:
     from airflow_provider_stitch.api.client import StitchClient
     from airflow_provider_stitch.connectors import ConnectorSpec
     from airflow_provider_stitch.hooks.stitch import StitchHook
-
-DEFAULT_CONN_ID = "stitch_default"
 
 
 #: What a create operator may do when the object already exists.

@@ -12,20 +12,16 @@ from airflow.providers.common.compat.sdk import (
     BaseOperator,
 )
 
+from airflow_provider_stitch.defaults import DEFAULT_CONN_ID, STITCH_JOB_XCOM_KEY, default_deferrable
 from airflow_provider_stitch.lineage_mixin import ReplicationLineageMixin
 from airflow_provider_stitch.links import StitchSourceLink, push_stitch_source
 from airflow_provider_stitch.operators.base import StitchHookMixin
-from airflow_provider_stitch.sensors.replication import (
-    DEFAULT_CONN_ID,
-    STITCH_JOB_XCOM_KEY,
-    default_deferrable,
-)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_stitch.api.client import StitchClient
-    from airflow_provider_stitch.api.monitor import ExtractionOutcome, ExtractionWatch, JobsMonitor
+    from airflow_provider_stitch.api.jobs import ExtractionOutcome, ExtractionWatch, JobsMonitor
 
 IF_RUNNING_CHOICES = ("attach", "fail", "skip")
 #: Default seconds between looks at the shared snapshot while waiting in a worker.
@@ -97,7 +93,7 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
 
     def execute(self, context: Context) -> str | None:
         """Start the sync (or attach), then wait as configured."""
-        from airflow_provider_stitch.api.monitor import ExtractionWatch
+        from airflow_provider_stitch.api.jobs import ExtractionWatch
 
         source_id = int(self.source_id)
         client = self.client
@@ -150,7 +146,7 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
     # ------------------------------------------------------------------ waiting in a worker
 
     def _monitor(self, client: StitchClient) -> JobsMonitor:
-        from airflow_provider_stitch.api.monitor import monitor_for_client
+        from airflow_provider_stitch.api.jobs import monitor_for_client
 
         return monitor_for_client(client)
 
@@ -172,7 +168,7 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
     def _wait_in_worker(
         self, client: StitchClient, watch: ExtractionWatch, deadline: float
     ) -> ExtractionOutcome:
-        from airflow_provider_stitch.api.monitor import EXTRACTIONS
+        from airflow_provider_stitch.api.jobs import EXTRACTIONS
 
         monitor = self._monitor(client)
         monitor.watch(EXTRACTIONS, [watch.identity])
@@ -188,7 +184,7 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
     def _wait_loads_in_worker(
         self, client: StitchClient, outcome: ExtractionOutcome, deadline: float
     ) -> None:
-        from airflow_provider_stitch.api.monitor import LOADS
+        from airflow_provider_stitch.api.jobs import LOADS
 
         monitor = self._monitor(client)
         watch = monitor.load_watch(client, int(self.source_id), None, outcome.completion_time)

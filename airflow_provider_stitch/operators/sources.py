@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, conf
+from airflow.providers.common.compat.sdk import AirflowException
 
+from airflow_provider_stitch.defaults import default_deferrable
 from airflow_provider_stitch.links import StitchSourceLink, push_stitch_source
 from airflow_provider_stitch.operators.base import (
     IF_EXISTS_CHOICES,
@@ -41,10 +42,6 @@ CREATE_SOURCE_HINTS = {
     "InvalidCronExpression": "Stitch reads cron_expression as a Quartz expression (seconds first, '?' for "
     "the unused day field).",
 }
-
-
-def _default_deferrable() -> bool:
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
 def _missing_step_properties(source: Source) -> list[str]:
@@ -83,7 +80,7 @@ class _SourceWithConnectionCheck(StitchBaseOperator):
         if connection_check_timeout <= 0 or poll_interval <= 0:
             raise ValueError("connection_check_timeout and poll_interval must be positive numbers of seconds")
         self.wait_for_connection_check = wait_for_connection_check
-        self.deferrable = _default_deferrable() if deferrable is None else deferrable
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.connection_check_timeout = float(connection_check_timeout)
         self.poll_interval = float(poll_interval)
 

@@ -15,9 +15,9 @@ from airflow.providers.common.compat.sdk import (
     AirflowSkipException,
     BaseSensorOperator,
     PokeReturnValue,
-    conf,
 )
 
+from airflow_provider_stitch.defaults import DEFAULT_CONN_ID, STITCH_JOB_XCOM_KEY, default_deferrable
 from airflow_provider_stitch.lineage_mixin import ReplicationLineageMixin
 from airflow_provider_stitch.operators.base import StitchHookMixin
 
@@ -25,16 +25,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_stitch.api.client import StitchClient
-    from airflow_provider_stitch.api.monitor import ExtractionWatch
-
-DEFAULT_CONN_ID = "stitch_default"
-#: XCom key under which the start-replication operator leaves ``{"job_name", "source_id", "started_at"}``.
-STITCH_JOB_XCOM_KEY = "stitch_job"
-
-
-def default_deferrable() -> bool:
-    """The ``[operators] default_deferrable`` setting (False when unset)."""
-    return conf.getboolean("operators", "default_deferrable", fallback=False)
+    from airflow_provider_stitch.api.jobs import ExtractionWatch
 
 
 def job_reference(context: Context, replication_task_id: str | None) -> dict[str, Any]:
@@ -84,7 +75,7 @@ class _StitchJobSensor(StitchHookMixin, BaseSensorOperator):
         self.end_from_trigger = end_from_trigger
 
     def _extraction_watch(self, context: Context) -> ExtractionWatch:
-        from airflow_provider_stitch.api.monitor import ExtractionWatch, to_epoch
+        from airflow_provider_stitch.api.jobs import ExtractionWatch, to_epoch
 
         job_name, after = self.job_name or None, to_epoch(self.after)
         if job_name is None:
@@ -96,7 +87,7 @@ class _StitchJobSensor(StitchHookMixin, BaseSensorOperator):
 
     def _poll_extraction(self, client: StitchClient, watch: ExtractionWatch) -> dict[str, Any] | None:
         """Ask the monitor; raise when the extraction failed."""
-        from airflow_provider_stitch.api.monitor import monitor_for_client
+        from airflow_provider_stitch.api.jobs import monitor_for_client
 
         outcome = monitor_for_client(client).poll_extraction(client, watch)
         if outcome is None:
@@ -202,7 +193,7 @@ class StitchLoadSensor(ReplicationLineageMixin, _StitchJobSensor):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """Wait for the extraction when needed, then for the loads, from the shared snapshots."""
-        from airflow_provider_stitch.api.monitor import monitor_for_client, to_epoch
+        from airflow_provider_stitch.api.jobs import monitor_for_client, to_epoch
 
         client = self.client
         loads_after = to_epoch(self.after)
@@ -224,7 +215,7 @@ class StitchLoadSensor(ReplicationLineageMixin, _StitchJobSensor):
         return PokeReturnValue(is_done=True, xcom_value=outcome.as_dict())
 
     def _trigger(self, context: Context) -> Any:
-        from airflow_provider_stitch.api.monitor import to_epoch
+        from airflow_provider_stitch.api.jobs import to_epoch
         from airflow_provider_stitch.triggers.replication import StitchLoadTrigger
 
         watch = self._extraction_watch(context)

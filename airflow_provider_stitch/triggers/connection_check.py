@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_stitch.defaults import DEFAULT_CONN_ID
+
 if TYPE_CHECKING:
     from airflow_provider_stitch.api.models import ConnectionCheck
 
@@ -86,7 +88,7 @@ class StitchConnectionCheckTrigger(BaseTrigger):
         self,
         source_id: int,
         deadline: float,
-        stitch_conn_id: str = "stitch_default",
+        stitch_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 15.0,
         check_job_name: str | None = None,
     ) -> None:

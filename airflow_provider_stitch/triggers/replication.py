@@ -132,7 +132,7 @@ class _StitchWaitTrigger(BaseTrigger):
         return "the sync was stopped"
 
     async def _wait_extraction(self, client: Any, monitor: Any) -> Any:
-        from airflow_provider_stitch.api.monitor import ExtractionWatch
+        from airflow_provider_stitch.api.jobs import ExtractionWatch
 
         watch = ExtractionWatch(self.source_id, self.job_name, self.after)
         return await monitor.await_extraction(client, watch, deadline=self.deadline)
@@ -144,7 +144,7 @@ class _StitchWaitTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Wait through the shared monitor and fire one event."""
         from airflow_provider_stitch.api.errors import StitchError
-        from airflow_provider_stitch.api.monitor import StitchWaitTimeout, amonitor_for_client
+        from airflow_provider_stitch.api.jobs import StitchWaitTimeout, amonitor_for_client
         from airflow_provider_stitch.hooks.stitch import StitchHook
 
         hook = StitchHook(self.stitch_conn_id)
