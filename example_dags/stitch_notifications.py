@@ -25,9 +25,11 @@ with DAG(
     tags=["stitch", "example"],
 ) as dag:
     # Stitch also emails the account's users; these addresses get the same notifications.
+    # [START howto_custom_email]
     add_oncall = StitchCustomEmailOperator(
         task_id="add_oncall_recipient", email_address="data-oncall@example.com"
     )
+    # [END howto_custom_email]
     add_analytics = StitchCustomEmailOperator(
         task_id="add_analytics_recipient", email_address="analytics-team@example.com"
     )
@@ -39,9 +41,11 @@ with DAG(
 
     # Stitch calls this URL after every load, e.g. to start a dbt Cloud job or post to chat.
     # create reuses an existing hook as it is; enable switches it back on if someone disabled it.
+    # [START howto_post_load_hook]
     add_hook = StitchPostLoadHookOperator(task_id="add_post_load_hook", url=POST_LOAD_HOOK_URL)
     enable_hook = StitchPostLoadHookOperator(
         task_id="enable_post_load_hook", url=POST_LOAD_HOOK_URL, action="enable"
     )
+    # [END howto_post_load_hook]
 
     add_hook >> enable_hook

@@ -49,6 +49,7 @@ with DAG(
     catchup=False,
     tags=["stitch", "example"],
 ) as dag:
+    # [START howto_create_destination]
     warehouse = StitchCreateDestinationOperator(
         task_id="create_destination",
         name="Analytics warehouse",
@@ -63,9 +64,11 @@ with DAG(
             "encryption_type": "none",
         },
     )
+    # [END howto_create_destination]
 
     # Creating the source starts Stitch's connection check and schema discovery; the task waits for
     # both (in the triggerer) and fails with Stitch's own message when the database is unreachable.
+    # [START howto_create_source]
     source = StitchCreateSourceOperator(
         task_id="create_source",
         source_type="platform.hp-postgres",
@@ -84,22 +87,28 @@ with DAG(
         deferrable=True,
         poll_interval=5,
     )
+    # [END howto_create_source]
 
+    # [START howto_select_streams]
     select = StitchSelectStreamsOperator(
         task_id="select_streams",
         source_id=SOURCE_ID,
         streams=STREAMS,
     )
+    # [END howto_select_streams]
 
     # Start a sync and wait for the extraction in the triggerer; the wait shares the account's
     # Jobs budget (30 requests per 10 minutes) with every other Stitch wait.
+    # [START howto_start_replication]
     replicate = StitchStartReplicationOperator(
         task_id="start_replication",
         source_id=SOURCE_ID,
         wait_for_completion=True,
         deferrable=True,
     )
+    # [END howto_start_replication]
 
+    # [START howto_load_sensor]
     loads = StitchLoadSensor(
         task_id="wait_for_loads",
         source_id=SOURCE_ID,
@@ -107,5 +116,6 @@ with DAG(
         replication_task_id="start_replication",
         deferrable=True,
     )
+    # [END howto_load_sensor]
 
     warehouse >> source >> select >> replicate >> loads

@@ -53,6 +53,7 @@ with DAG(
             and source.report_card.current_step_type == "fully_configured"
         ]
 
+    # [START howto_scheduled_sync_group]
     @task_group
     def sync_source(source_id: int) -> None:
         """Start one source's sync, wait for its extraction, then for its loads."""
@@ -71,6 +72,8 @@ with DAG(
             timeout=3 * 60 * 60,
         )
         start >> loads
+
+    # [END howto_scheduled_sync_group]
 
     @task
     def refresh_reports(source_ids: list[int]) -> None:
