@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_stitch.api.models import Stream
-    from airflow_provider_stitch.operators.stream_selection import DiscoveredStream
+    from airflow_provider_stitch.api.stream_selection import DiscoveredStream
 
 STREAM_HINTS = {
     "invalid tap-stream-ids": "Discovery may have changed the source's streams since the spec was written.",
@@ -69,12 +69,12 @@ class StitchSelectStreamsOperator(StitchBaseOperator):
         self.replace = replace
         require_id("source_id", source_id)
         if not contains_template(streams):
-            from airflow_provider_stitch.operators.stream_selection import parse_spec
+            from airflow_provider_stitch.api.stream_selection import parse_spec
 
             parse_spec(streams)
 
     def execute(self, context: Context) -> list[str]:
-        from airflow_provider_stitch.operators.stream_selection import (
+        from airflow_provider_stitch.api.stream_selection import (
             StreamSelectionError,
             parse_spec,
             plan_selection,
@@ -126,7 +126,7 @@ class StitchSelectStreamsOperator(StitchBaseOperator):
 
 def _discovered(stream: Stream) -> DiscoveredStream:
     """A listed stream as the planner's input (fields are read later, only for selected streams)."""
-    from airflow_provider_stitch.operators.stream_selection import DiscoveredStream
+    from airflow_provider_stitch.api.stream_selection import DiscoveredStream
 
     return DiscoveredStream(
         stream_id=stream.stream_id,

@@ -10,7 +10,7 @@ from operator_testkit import POSTGRES_SOURCE_PROPERTIES, request_count
 
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.operators import StitchCreateSourceOperator, StitchSelectStreamsOperator
-from airflow_provider_stitch.operators.stream_selection import StreamSelectionError
+from airflow_provider_stitch.api.stream_selection import StreamSelectionError
 
 ORDERS_SPEC = {
     "public-orders": {

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_stitch.operators.stream_selection import (
+from airflow_provider_stitch.api.stream_selection import (
     DiscoveredStream,
     StreamRequest,
     StreamSelectionError,
