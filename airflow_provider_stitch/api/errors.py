@@ -151,6 +151,22 @@ def _rebuild_budget_error(
     return StitchRateBudgetExhausted(client_id, wait, limit=limit, window=window)
 
 
+class StitchBudgetStoreError(StitchError):
+    """The shared Jobs budget store cannot be used (damaged, unreadable, locked too long); nothing was sent.
+
+    :param location: the store's file or URL (never with a password).
+    :param problem: what went wrong, in words.
+    """
+
+    def __init__(self, location: str, problem: str) -> None:
+        self.location = location
+        self.problem = problem
+        super().__init__(f"the Jobs budget store {location} cannot be used: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.location, self.problem))
+
+
 class StitchTransportError(StitchError):
     """The request failed below HTTP: connection refused or dropped, timeout, or unreadable JSON.
 
