@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from airflow_provider_stitch.emulator import (
     control,
@@ -17,6 +17,7 @@ from airflow_provider_stitch.emulator import (
     routes_sources,
     routes_streams,
 )
+from airflow_provider_stitch.emulator.clock import SPEED_HEADER, speed_text
 from airflow_provider_stitch.emulator.middleware import TRANSPORT_SEND_KEY, EmulatorMiddleware
 from airflow_provider_stitch.emulator.responses import ApiAnswer, json_answer
 from airflow_provider_stitch.emulator.runtime import EmulatorRuntime
@@ -36,11 +37,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 class EmulatorApp(FastAPI):
-    """FastAPI that keeps the server's own ``send`` in the scope, so a fault can cut the connection."""
+    """FastAPI that stamps its speed on every answer and keeps the server's own ``send`` in the scope
+    (so a fault can cut the connection)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
         scope[TRANSPORT_SEND_KEY] = send
-        await super().__call__(scope, receive, send)
+        runtime: EmulatorRuntime = self.state.runtime
+        speed = (SPEED_HEADER.lower().encode(), speed_text(runtime.clock.speed).encode())
+
+        async def send_with_speed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), speed]}
+            await send(message)
+
+        await super().__call__(scope, receive, send_with_speed)
 
 
 def create_app(
@@ -48,9 +61,8 @@ def create_app(
 ) -> EmulatorApp:
     """Build the emulator app.
 
-    Args:
-        settings: emulator settings (defaults used when None).
-        runtime: an existing runtime to serve (its settings win over ``settings``).
+    :param settings: emulator settings (defaults used when None).
+    :param runtime: an existing runtime to serve (its settings win over ``settings``).
     """
     runtime = runtime or EmulatorRuntime.create(settings or EmulatorSettings())
     app = EmulatorApp(
@@ -70,6 +82,7 @@ def create_app(
         routes_jobs,
     ):
         app.include_router(module.router)
+    app.include_router(routes_jobs.jobs_router)
     app.add_exception_handler(ApiAnswer, _answer)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(EmulatorMiddleware, runtime=runtime)

@@ -7,6 +7,8 @@ import time
 from datetime import datetime, timezone
 
 CLOCK_MODES = ("real", "manual")
+#: Response header on every answer of the emulator: its clock speed (emulator seconds per real second).
+SPEED_HEADER = "X-Stitch-Emulator-Speed"
 
 
 class EmulatorClock:
@@ -54,6 +56,14 @@ class EmulatorClock:
         """The clock as a JSON-ready mapping."""
         now = self.now()
         return {"now": now, "iso": iso(now), "mode": self.mode, "speed": self.speed}
+
+
+def speed_text(speed: float) -> str:
+    """The speed as the header shows it: ``10`` for a whole number, else the exact decimal (``2.5``).
+
+    :param speed: emulator seconds per real second.
+    """
+    return str(int(speed)) if float(speed).is_integer() else repr(float(speed))
 
 
 def iso(epoch: float | None) -> str | None:

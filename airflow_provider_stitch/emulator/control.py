@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from airflow_provider_stitch.connectors import credential_properties
 from airflow_provider_stitch.emulator import jobs
-from airflow_provider_stitch.emulator.clock import iso
+from airflow_provider_stitch.emulator.clock import SPEED_HEADER, iso
 from airflow_provider_stitch.emulator.faults import FaultRule, FaultSpecError
 from airflow_provider_stitch.emulator.jobs_limit import JobsLimitSettings
 from airflow_provider_stitch.emulator.lifecycle import advance_step, check_json, rediscover, settle_all
@@ -125,6 +125,13 @@ async def state(request: Request) -> Response:
 @router.get("/clock")
 async def clock(request: Request) -> Response:
     return json_answer(runtime_of(request).clock.describe())
+
+
+@router.get("/speed")
+async def speed(request: Request) -> Response:
+    """The clock's speed, as the ``X-Stitch-Emulator-Speed`` header of every answer reports it."""
+    clock = runtime_of(request).clock
+    return json_answer({"speed": clock.speed, "header": SPEED_HEADER, "mode": clock.mode})
 
 
 @router.post("/clock/advance")

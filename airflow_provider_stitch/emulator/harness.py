@@ -55,6 +55,10 @@ class EmulatorControl:
         """Current emulator time (epoch seconds)."""
         return float(self._call("GET", "/clock")["now"])
 
+    def speed(self) -> float:
+        """The emulator's clock speed (emulator seconds per real second), as the server reports it."""
+        return float(self._call("GET", "/speed")["speed"])
+
     def advance(self, seconds: float) -> float:
         """Move the emulator clock forward; returns the new time."""
         return float(self._call("POST", "/clock/advance", {"seconds": seconds})["now"])

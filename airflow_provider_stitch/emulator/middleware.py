@@ -9,10 +9,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from airflow_provider_stitch.api.endpoints import JOBS
 from airflow_provider_stitch.emulator.faults import FaultRule
+from airflow_provider_stitch.emulator.request_groups import classify
 from airflow_provider_stitch.emulator.runtime import EmulatorRuntime
-from airflow_provider_stitch.emulator.stats import classify
+from airflow_provider_stitch.emulator.stats import JOBS
 
 #: Paths that are never counted, limited or faulted.
 UNTOUCHED_PREFIX = "/__emulator__"

@@ -17,6 +17,9 @@ from airflow_provider_stitch.emulator.runtime import authenticate, runtime_of
 from airflow_provider_stitch.emulator.state import AccountRecord
 
 router = APIRouter()
+#: The rate-limited Jobs endpoints (extractions, extraction logs, loads); the emulator counts and limits
+#: requests by matching these routes, never the client's endpoint table.
+jobs_router = APIRouter()
 
 PAGE_SIZE = 100
 #: Where extraction logs are served; the 302 of the logs endpoint points here.
@@ -94,7 +97,7 @@ def paginate(rows: list[dict[str, Any]], page: int, path: str) -> dict[str, Any]
     return {"data": rows[start : start + PAGE_SIZE], "page": page, "total": total, "links": links}
 
 
-@router.get("/v4/{client_id}/extractions")
+@jobs_router.get("/v4/{client_id}/extractions")
 async def list_extractions(client_id: str, request: Request) -> Response:
     account, now = _jobs_account(request, client_id)
     recent = [
@@ -104,7 +107,7 @@ async def list_extractions(client_id: str, request: Request) -> Response:
     return json_answer(paginate(rows, _page_number(request), request.url.path))
 
 
-@router.get("/v4/{client_id}/loads")
+@jobs_router.get("/v4/{client_id}/loads")
 async def list_loads(client_id: str, request: Request) -> Response:
     account, now = _jobs_account(request, client_id)
     recent = [
@@ -116,7 +119,7 @@ async def list_loads(client_id: str, request: Request) -> Response:
     return json_answer(paginate(rows, _page_number(request), request.url.path))
 
 
-@router.get("/v4/{client_id}/extractions/{job_name}")
+@jobs_router.get("/v4/{client_id}/extractions/{job_name}")
 async def extraction_logs(client_id: str, job_name: str, request: Request) -> Response:
     account, _ = _jobs_account(request, client_id)
     runtime = runtime_of(request)

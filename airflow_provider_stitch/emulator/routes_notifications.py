@@ -8,14 +8,15 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from airflow_provider_stitch.api.endpoints import NOTIFICATIONS_BASE
 from airflow_provider_stitch.emulator.clock import parse_timestamp
 from airflow_provider_stitch.emulator.responses import ApiAnswer, json_answer, message_error, source_error
 from airflow_provider_stitch.emulator.runtime import authenticate, read_json
 from airflow_provider_stitch.emulator.state import CustomEmailRecord, HookRecord
 from airflow_provider_stitch.emulator.views import custom_email_json, hook_json
 
-router = APIRouter(prefix=NOTIFICATIONS_BASE)
+#: Where Stitch serves the notifications API (the emulator's own copy of the documented path).
+NOTIFICATIONS_PREFIX = "/notifications/public/v1/api"
+router = APIRouter(prefix=NOTIFICATIONS_PREFIX)
 
 CUSTOM_EMAIL_LIMIT = 10
 HOOK_LIMIT = 10

@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_stitch.api.endpoints import JOBS, endpoint_for
-
+#: The rate-limit group of the Jobs endpoints (extractions, extraction logs, loads).
+JOBS = "jobs"
+#: The group of every other request.
+OTHER = "other"
 #: Length of the Jobs rate-limit window, in emulator seconds.
 JOBS_WINDOW_SECONDS = 600.0
 #: Requests allowed per client id in one window.
 JOBS_LIMIT = 30
 #: How many request records the log keeps (oldest dropped first).
 LOG_CAPACITY = 10_000
-
-_CLIENT_IN_PATH = re.compile(r"^/v4/(?P<client>\d+)/(extractions|loads)(/|$)")
-
-
-def classify(method: str, path: str) -> tuple[str, int | None]:
-    """The rate-limit group of a request (``jobs`` or ``other``) and the client id its path names.
-
-    Args:
-        method: HTTP method.
-        path: request path without the query string.
-    """
-    endpoint = endpoint_for(method, path)
-    if endpoint is not None and endpoint.is_jobs:
-        found = _CLIENT_IN_PATH.match(path)
-        return JOBS, int(found.group("client")) if found else None
-    return "other", None
 
 
 class SlidingWindow:
@@ -88,7 +73,7 @@ class RequestStats:
     def reset(self) -> None:
         """Forget every count and log entry."""
         with self._lock:
-            self.totals = {JOBS: 0, "other": 0}
+            self.totals = {JOBS: 0, OTHER: 0}
             self.clients: dict[int, ClientCounters] = {}
             self.log: deque[dict[str, Any]] = deque(maxlen=LOG_CAPACITY)
 
