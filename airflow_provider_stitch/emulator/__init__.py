@@ -10,7 +10,9 @@ Importing this package is cheap; the server modules load on first use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from airflow_provider_stitch.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from airflow_provider_stitch.emulator.app import create_app
@@ -19,18 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = ["EmulatorControl", "EmulatorSettings", "StitchEmulator", "create_app"]
 
-_HOMES = {
-    "StitchEmulator": "airflow_provider_stitch.emulator.harness",
-    "EmulatorControl": "airflow_provider_stitch.emulator.harness",
-    "EmulatorSettings": "airflow_provider_stitch.emulator.state",
-    "create_app": "airflow_provider_stitch.emulator.app",
+#: Public name -> module (relative to this package) that defines it.
+_EXPORTS = {
+    "StitchEmulator": ".harness",
+    "EmulatorControl": ".harness",
+    "EmulatorSettings": ".state",
+    "create_app": ".app",
 }
 
-
-def __getattr__(name: str) -> Any:
-    """Load public names on first use."""
-    if name not in _HOMES:
-        raise AttributeError(name)
-    import importlib
-
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
