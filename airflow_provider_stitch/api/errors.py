@@ -172,14 +172,86 @@ class StitchTransportError(StitchError):
 
     :param request_sent: False when the request surely never reached Stitch (safe to resend),
         True or None when it may have been processed.
+    :param permanent: True when resending cannot help (nothing listens, the TLS certificate is refused).
     """
 
-    def __init__(self, message: str, *, method: str = "", path: str = "", request_sent: bool | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        request_sent: bool | None = None,
+        permanent: bool = False,
+    ):
         self.method = method.upper()
         self.path = path
         self.request_sent = request_sent
+        self.permanent = permanent
         where = f"{self.method} {self.path}".strip()
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class StitchDeadlineExceeded(StitchWaitTimeout):
+    """The deadline of the task (see :func:`~airflow_provider_stitch.api.deadlines.stitch_deadline`) passed
+    before Stitch answered; no further attempt is made.
+
+    :param what: the request or wait that was cut short.
+    :param seconds: the deadline that passed, in seconds from its start.
+    """
+
+    def __init__(self, what: str, seconds: float) -> None:
+        self.what = what
+        self.seconds = seconds
+        super().__init__(f"{what}: the task's deadline of {seconds:g} s passed before Stitch answered")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.what, self.seconds))
+
+
+class StitchMalformedResponseError(StitchTransportError):
+    """Stitch answered 2xx with a body that is not what the endpoint returns (HTML, empty, wrong shape).
+
+    :param problem: what is wrong with the body, without quoting it.
+    """
+
+    def __init__(self, problem: str, *, method: str = "", path: str = "") -> None:
+        self.problem = problem
+        super().__init__(f"unreadable answer: {problem}", method=method, path=path, request_sent=True)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_malformed, (self.problem, self.method, self.path))
+
+
+def _rebuild_malformed(problem: str, method: str, path: str) -> StitchMalformedResponseError:
+    """Recreate a malformed-answer error after pickling."""
+    return StitchMalformedResponseError(problem, method=method, path=path)
+
+
+class StitchResponseTooLarge(StitchError):
+    """An answer was longer than the client's ``max_response_bytes``; reading stopped there.
+
+    :param limit: the limit in bytes.
+    :param method: HTTP method of the request.
+    :param path: request path.
+    """
+
+    def __init__(self, limit: int, *, method: str = "", path: str = "") -> None:
+        self.limit = limit
+        self.method = method.upper()
+        self.path = path
+        where = f"{self.method} {path}".strip()
+        super().__init__(
+            f"{where}: the answer is longer than {limit} bytes (max_response_bytes); it was not read further"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_too_large, (self.limit, self.method, self.path))
+
+
+def _rebuild_too_large(limit: int, method: str, path: str) -> StitchResponseTooLarge:
+    """Recreate a too-large error after pickling."""
+    return StitchResponseTooLarge(limit, method=method, path=path)
 
 
 def redact_secrets(value: Any, secrets: Iterable[str] = ()) -> Any:
