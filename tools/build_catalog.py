@@ -34,6 +34,9 @@ TEXT_FILE = "stitch-connect-api-docs.txt"
 FORM_DIR = "stitch-docs/_developer-files/connect/api/objects/form-properties"
 COMMON_DIR = "stitch-docs/_data/connect/common"
 SOURCE_TYPES_FILE = "stitch-docs/_developer-files/connect/api/objects/source-types/list-source-types.md"
+CREATE_DESTINATION_FILE = (
+    "stitch-docs/_developer-files/connect/api/objects/destinations/v4/create-a-destination-v4.md"
+)
 DESTINATION_TYPES_FILE = (
     "stitch-docs/_developer-files/connect/api/objects/destination-types/list-destination-types.md"
 )
@@ -673,6 +676,38 @@ def build_connector(
     return entry
 
 
+def create_defaults(reference: Path) -> dict[str, str]:
+    """Properties the docs' create-destination example leaves out and Stitch's answer holds, with that value.
+
+    The request of ``create-a-destination-v4.md`` has no ``encryption_type``; the response (and its report
+    card, ``provided: true``) shows ``"none"``: Stitch fills it in when a create leaves it out.
+    """
+    examples = load_front_matter(reference / CREATE_DESTINATION_FILE).get("examples") or []
+    bodies = {
+        str(e["type"]): json.loads(str(e["code"]).strip().strip("'"))
+        for e in examples
+        if e.get("type") in ("Request", "Response")
+    }
+    sent = bodies["Request"]["properties"]
+    stored = bodies["Response"]["properties"]
+    return {name: value for name, value in stored.items() if name not in sent and isinstance(value, str)}
+
+
+def apply_create_defaults(connectors: dict[str, dict[str, Any]], defaults: dict[str, str]) -> None:
+    """Mark the required destination properties that Stitch fills in on create (see ``create_defaults``)."""
+    for entry in connectors.values():
+        if entry["kind"] != "destination":
+            continue
+        for prop in entry["properties"]:
+            value = defaults.get(prop["name"])
+            if value is not None and prop["requirement"] == "required":
+                prop["create_default"] = value
+                entry["notes"].append(
+                    f"{prop['name']}: the form marks it required, but the docs' create example leaves it out "
+                    f"and Stitch stores {value!r}; a create may leave it out."
+                )
+
+
 def hp_replacements(forms: dict[str, dict[str, Any]]) -> dict[str, str]:
     """Map an older database type to the HP type whose stitch-docs description names it as the old version."""
     result = {}
@@ -709,6 +744,7 @@ def build_catalog(reference: Path) -> dict[str, Any]:
             commons,
             replacements,
         )
+    apply_create_defaults(connectors, create_defaults(reference))
     return {
         "format": CATALOG_FORMAT,
         "summary_table_types": [row["type"] for row in summary],

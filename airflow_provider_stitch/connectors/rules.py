@@ -16,6 +16,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlparse
 
+from airflow_provider_stitch.connectors.bounds import MAX_NESTING, too_deeply_nested
+
 FREQUENCIES_ALL_SOURCES = (30, 60, 360, 720, 1440)
 FREQUENCY_DATABASE_ONLY = 1
 PORT_RANGE = (1, 65535)
@@ -26,15 +28,48 @@ class RuleViolation(ValueError):
     """A value breaks a shared rule; the message says what is expected and never contains the value."""
 
 
+class BothDayFieldsViolation(RuleViolation):
+    """A Quartz expression sets both day-of-month and day-of-week (Stitch answers with its own code)."""
+
+
 class PropertyNormalisationWarning(UserWarning):
     """A value was accepted after being rewritten into the form Stitch stores (for example, into UTC)."""
+
+
+# ------------------------------------------------------------------------------------------------
+# Numbers written as text
+# ------------------------------------------------------------------------------------------------
+#: Most digits a port or a frequency may have; longer digit strings are refused before ``int()``.
+MAX_SMALL_NUMBER_DIGITS = 9
+
+
+def is_ascii_digits(text: str) -> bool:
+    """True for a non-empty run of the digits 0-9 (``str.isdigit`` alone also accepts ``²`` and ``٣``)."""
+    return text.isascii() and text.isdigit()
+
+
+def small_number(value: Any) -> int | None:
+    """A non-negative int, or a string of ASCII digits, as an int; ``None`` for anything else or too long.
+
+    :param value: the supplied value (booleans are not numbers here).
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 10**MAX_SMALL_NUMBER_DIGITS else None
+    if isinstance(value, str):
+        text = value.strip()
+        if is_ascii_digits(text) and len(text) <= MAX_SMALL_NUMBER_DIGITS:
+            return int(text)
+    return None
 
 
 # ------------------------------------------------------------------------------------------------
 # Dates and times
 # ------------------------------------------------------------------------------------------------
 _ISO_DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$", re.IGNORECASE
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?$",
+    re.IGNORECASE | re.ASCII,
 )
 
 
@@ -57,16 +92,30 @@ def parse_iso_datetime(value: Any, *, what: str) -> datetime:
     text = text.replace(" ", "T")
     if text[-1] in "zZ":
         text = text[:-1] + "+00:00"
-    fraction = re.search(r"\.(\d+)", text)
+    fraction = re.search(r"\.(\d+)", text, re.ASCII)
     if fraction and len(fraction.group(1)) > 6:
         text = text.replace(fraction.group(0), "." + fraction.group(1)[:6])
-    offset = re.search(r"([+-]\d{2})(\d{2})$", text)
+    offset = re.search(r"([+-]\d{2})(\d{2})$", text, re.ASCII)
     if offset:
         text = text[: offset.start()] + f"{offset.group(1)}:{offset.group(2)}"
     try:
         return datetime.fromisoformat(text)
     except ValueError as exc:
         raise RuleViolation(f"{what} is not a real calendar date and time") from exc
+
+
+def in_utc(moment: datetime, *, what: str) -> datetime:
+    """The same instant in UTC; a naive moment is read as UTC.
+
+    :param moment: the parsed date-time.
+    :param what: the property name used in the error message.
+    """
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise RuleViolation(f"{what} is outside the range of dates that can be stored in UTC") from None
 
 
 def format_utc(moment: datetime) -> str:
@@ -95,14 +144,14 @@ def anchor_time(value: Any) -> str:
             PropertyNormalisationWarning,
             stacklevel=3,
         )
-        return format_utc(moment.replace(tzinfo=timezone.utc))
+        return format_utc(in_utc(moment, what="anchor_time"))
     if moment.utcoffset() != timedelta(0):
         warnings.warn(
             "anchor_time had a UTC offset; it was converted to UTC, which is how Stitch stores it",
             PropertyNormalisationWarning,
             stacklevel=3,
         )
-    return format_utc(moment.astimezone(timezone.utc))
+    return format_utc(in_utc(moment, what="anchor_time"))
 
 
 def iso_datetime(value: Any, *, what: str = "value") -> str:
@@ -110,9 +159,7 @@ def iso_datetime(value: Any, *, what: str = "value") -> str:
     moment = parse_iso_datetime(value, what=what)
     if isinstance(value, str):
         return value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return format_utc(moment.astimezone(timezone.utc))
+    return format_utc(in_utc(moment, what=what))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -134,11 +181,11 @@ def frequency_in_minutes(value: Any, *, is_database: bool) -> str:
     expected = ", ".join(str(v) for v in allowed)
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise RuleViolation(f"frequency_in_minutes must be one of {expected} (a string or an integer)")
-    text = value.strip() if isinstance(value, str) else str(value)
-    if not text.isdigit() or int(text) not in allowed:
-        hint = " (1 is for database sources only)" if text == "1" else ""
+    number = small_number(value)
+    if number is None or number not in allowed:
+        hint = " (1 is for database sources only)" if number == 1 else ""
         raise RuleViolation(f"frequency_in_minutes must be one of {expected}{hint}")
-    return str(int(text))
+    return str(number)
 
 
 _MONTHS = {
@@ -164,7 +211,7 @@ def _quartz_number(token: str, field: tuple[str, int, int, dict[str, int]]) -> i
     name, low, high, names = field
     number = names.get(token.upper()) if names else None
     if number is None:
-        if not token.isdigit():
+        if not is_ascii_digits(token) or len(token) > MAX_SMALL_NUMBER_DIGITS:
             raise RuleViolation(f"cron_expression: {name} field has an unknown value")
         number = int(token)
     if not low <= number <= high:
@@ -174,7 +221,9 @@ def _quartz_number(token: str, field: tuple[str, int, int, dict[str, int]]) -> i
 
 def _quartz_item(item: str, field: tuple[str, int, int, dict[str, int]]) -> None:
     name = field[0]
-    if name == "day-of-month" and re.fullmatch(r"L(-([1-9]|[12]\d|30))?|LW|([1-9]|[12]\d|3[01])W", item):
+    if name == "day-of-month" and re.fullmatch(
+        r"L(-([1-9]|[12]\d|30))?|LW|([1-9]|[12]\d|3[01])W", item, re.ASCII
+    ):
         return
     if name == "day-of-week":
         special = re.fullmatch(r"([A-Za-z]{3}|[1-7])(L|#([1-5]))", item)
@@ -184,7 +233,7 @@ def _quartz_item(item: str, field: tuple[str, int, int, dict[str, int]]) -> None
         if item == "L":
             return
     base, _, step = item.partition("/")
-    if step and (not step.isdigit() or int(step) == 0):
+    if step and (not is_ascii_digits(step) or int(step) == 0):
         raise RuleViolation(f"cron_expression: {name} increment must be a positive number")
     if base == "*":
         return
@@ -206,7 +255,11 @@ def cron_expression(value: Any) -> str:
             "day-of-week [year]), for example 0 0 12 ? * MON-FRI *"
         )
     day_of_month, day_of_week = fields[3], fields[5]
-    if (day_of_month == "?") == (day_of_week == "?"):
+    if day_of_month != "?" and day_of_week != "?":
+        raise BothDayFieldsViolation(
+            "cron_expression: exactly one of day-of-month and day-of-week must be '?' (both are set)"
+        )
+    if day_of_month == day_of_week == "?":
         raise RuleViolation("cron_expression: exactly one of day-of-month and day-of-week must be '?'")
     for text, field in zip(fields, _QUARTZ_FIELDS, strict=False):
         if text == "?":
@@ -243,12 +296,10 @@ def boolean_flag(value: Any, *, as_json_boolean: bool = False) -> str | bool:
 
 def port(value: Any) -> str:
     """A TCP port 1-65535, integer or digit string in; the string form out (what Stitch's examples send)."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
+    number = small_number(value)
+    if number is None or not PORT_RANGE[0] <= number <= PORT_RANGE[1]:
         raise RuleViolation("must be a port number from 1 to 65535")
-    text = value.strip() if isinstance(value, str) else str(value)
-    if not text.isdigit() or not PORT_RANGE[0] <= int(text) <= PORT_RANGE[1]:
-        raise RuleViolation("must be a port number from 1 to 65535")
-    return str(int(text))
+    return str(number)
 
 
 def one_of(value: Any, allowed: Iterable[str]) -> str:
@@ -274,7 +325,10 @@ def formatted(value: Any, fmt: str) -> str:
     if not isinstance(value, str):
         raise RuleViolation(f"must be a string in {fmt} format")
     if fmt == "uri":
-        parsed = urlparse(value)
+        try:
+            parsed = urlparse(value)
+        except ValueError:
+            raise RuleViolation("must be an absolute URI such as https://example.com/callback") from None
         if not (parsed.scheme and parsed.netloc):
             raise RuleViolation("must be an absolute URI such as https://example.com/callback")
     elif fmt == "email" and not _EMAIL.match(value):
@@ -322,7 +376,14 @@ def json_in_string(value: Any, schema: dict[str, Any] | None) -> str:
     """
     if isinstance(value, (list, dict)):
         document = value
-        text = json.dumps(value, separators=(",", ":"))
+        if too_deeply_nested(value):
+            raise RuleViolation(f"must not nest lists and objects more than {MAX_NESTING} levels deep")
+        try:
+            text = json.dumps(value, separators=(",", ":"))
+        except (TypeError, ValueError):
+            raise RuleViolation(
+                "must be JSON carried in a string, or a list or dict of JSON values"
+            ) from None
     elif isinstance(value, str):
         try:
             document = json.loads(value)
@@ -330,6 +391,14 @@ def json_in_string(value: Any, schema: dict[str, Any] | None) -> str:
             raise RuleViolation(
                 f"must be JSON carried in a string; it does not parse (line {exc.lineno}, column {exc.colno})"
             ) from None
+        except (RecursionError, ValueError):
+            # Python's decoder gives up on very deep nesting and on integers of thousands of digits.
+            raise RuleViolation(
+                f"must be JSON carried in a string, nested at most {MAX_NESTING} levels deep and with "
+                "numbers of ordinary length"
+            ) from None
+        if too_deeply_nested(document):
+            raise RuleViolation(f"must not nest JSON lists and objects more than {MAX_NESTING} levels deep")
         text = value
     else:
         raise RuleViolation("must be JSON carried in a string")

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-REQUIREMENTS = ("required", "optional", "internal", "read_only")
-
 
 @dataclass(frozen=True)
 class PropertySpec:
@@ -26,6 +24,8 @@ class PropertySpec:
         json_schema: documented shape of that JSON.
         required_when: ``{"property": ..., "equals": ...}`` when the requirement is conditional.
         default: documented default, if any.
+        create_default: the value Stitch stores when a create leaves this required property out; such a
+            property may be left out of a create.
         subproperties: fields of an object (or of each array item) as ``{"name", "datatype", "required"}``.
     """
 
@@ -43,12 +43,18 @@ class PropertySpec:
     json_schema: dict[str, Any] | None = None
     required_when: dict[str, str] | None = None
     default: str | None = None
+    create_default: str | None = None
     subproperties: tuple[dict[str, Any], ...] | None = None
 
     @property
     def is_required(self) -> bool:
         """True when the property must be supplied to complete its step."""
         return self.requirement == "required"
+
+    @property
+    def is_demanded_on_create(self) -> bool:
+        """True when a create must supply the property (required, and Stitch fills in no value of its own)."""
+        return self.is_required and self.create_default is None
 
     @property
     def is_read_only(self) -> bool:
@@ -75,6 +81,7 @@ class PropertySpec:
             json_schema=entry.get("json_schema"),
             required_when=entry.get("required_when"),
             default=entry.get("default"),
+            create_default=entry.get("create_default"),
             subproperties=tuple(subs) if subs else None,
         )
 

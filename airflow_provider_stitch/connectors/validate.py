@@ -3,23 +3,51 @@
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_stitch.connectors import rules
+from airflow_provider_stitch.connectors.bounds import MAX_NESTING, too_deeply_nested
 from airflow_provider_stitch.connectors.catalog import get_connector
 from airflow_provider_stitch.connectors.errors import PropertiesValidationError, PropertyError
 from airflow_provider_stitch.connectors.spec import ConnectorSpec, PropertySpec
 
 STEPS = ("form", "oauth")
+#: Kinds whose properties may not hold an empty string: the docs of the sources endpoints list an empty
+#: value among the causes of ``InvalidProperties`` (``_data/connect/response-codes/sources.yml``).
+EMPTY_STRING_REJECTED_KINDS = frozenset({"source"})
 _PREVIEW_LIMIT = 40
+#: Errors a rule may meet on a hostile value that it does not turn into a RuleViolation itself.
+_UNREADABLE_VALUE_ERRORS = (ValueError, TypeError, OverflowError, RecursionError)
+
+
+class _Preview(reprlib.Repr):
+    """``reprlib`` with a bounded rendering of integers too long for ``repr``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxstring = self.maxother = self.maxlong = _PREVIEW_LIMIT
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 4 * _PREVIEW_LIMIT:
+            return f"<an integer of about {int(x.bit_length() * 0.30103)} digits>"
+        return super().repr_int(x, level)
+
+
+_PREVIEW = _Preview()
 
 
 def describe_value(spec: PropertySpec | None, value: Any) -> str:
-    """A short, safe rendering of a value for a message; credentials are never shown."""
+    """A short, safe rendering of a value for a message; credentials are never shown.
+
+    :param spec: the property's spec (``None`` for an unknown property).
+    :param value: the supplied value; huge, deep or self-containing values are shortened, not walked.
+    """
     if spec is not None and spec.credential:
         return "(value hidden: credential)"
-    text = repr(value)
+    text = _PREVIEW.repr(value)
     return text if len(text) <= _PREVIEW_LIMIT else text[: _PREVIEW_LIMIT - 3] + "..."
 
 
@@ -66,7 +94,7 @@ def check_datatype(spec: PropertySpec, value: Any) -> Any:
             raise rules.RuleViolation("must be a string or an integer")
     elif datatype == "integer":
         if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+            isinstance(value, int) or (isinstance(value, str) and rules.is_ascii_digits(value.strip()))
         ):
             raise rules.RuleViolation("must be an integer (or a string of digits)")
     elif datatype == "boolean":
@@ -94,7 +122,7 @@ def check_fields(spec: PropertySpec, value: Mapping[str, Any], where: str) -> No
     missing = [name for name, sub in known.items() if sub["required"] and value.get(name) in (None, "")]
     if missing:
         raise rules.RuleViolation(f"{where} is missing " + ", ".join(repr(name) for name in missing))
-    unknown = sorted(set(value) - set(known))
+    unknown = sorted(str(name) for name in value if name not in known)
     if unknown:
         raise rules.RuleViolation(
             f"{where} has unknown field(s) {', '.join(repr(n) for n in unknown)}; "
@@ -125,21 +153,18 @@ def validate_properties(
 ) -> dict[str, Any]:
     """Validate connection properties and return them as Stitch expects them.
 
-    Args:
-        connection_type: Stitch ``type`` (``platform.postgres``) or its short form.
-        properties: the ``properties`` object of a create or update request.
-        step: the step being completed (``form`` or ``oauth``): its required properties are demanded.
-            Properties of the other step are accepted and checked too (Stitch takes both in one request).
-        partial: an update: nothing is demanded, only the properties present are checked.
-        allow_unknown: pass properties the catalog does not know through unchecked.
+    The one implementation of the property rules: the client, the operators, the CLI and the emulator all
+    call it. It returns a new dict with normalised values (flags as ``"true"``/``"false"``, ports and
+    frequencies as strings, ``anchor_time`` in UTC).
 
-    Returns:
-        A new dict with normalised values (flags as ``"true"``/``"false"``, ports and frequencies as strings,
-        ``anchor_time`` in UTC).
-
-    Raises:
-        PropertiesValidationError: listing every problem; no credential value appears in it.
-        UnknownConnectionTypeError: the type is not in the catalog.
+    :param connection_type: Stitch ``type`` (``platform.postgres``) or its short form.
+    :param properties: the ``properties`` object of a create or update request.
+    :param step: the step being completed (``form`` or ``oauth``): its required properties are demanded.
+        Properties of the other step are accepted and checked too (Stitch takes both in one request).
+    :param partial: an update: nothing is demanded, only the properties present are checked.
+    :param allow_unknown: pass properties the catalog does not know through unchecked.
+    :raises PropertiesValidationError: listing every problem; no credential value appears in it.
+    :raises UnknownConnectionTypeError: the type is not in the catalog.
     """
     connector = get_connector(connection_type)
     if step not in STEPS:
@@ -150,53 +175,72 @@ def validate_properties(
         )
     errors: list[PropertyError] = []
     normalised: dict[str, Any] = {}
-    known_names = connector.property_names()
     for name, value in properties.items():
-        spec = connector.property(name)
-        if spec is None:
-            if allow_unknown:
-                normalised[name] = value
-            else:
-                errors.append(
-                    PropertyError(
-                        name, f"is not a property of {connector.type}{suggestion(str(name), known_names)}"
-                    )
-                )
-            continue
-        if spec.is_read_only:
-            errors.append(PropertyError(name, "is read-only: Stitch sets it, so leave it out"))
-            continue
-        if value is None or value == "":
-            if spec.is_required and (spec.step == step or partial):
-                errors.append(PropertyError(name, "is required and must not be empty"))
-            else:
-                normalised[name] = value
-            continue
-        if spec.requirement == "internal" and spec.rule is None:
-            normalised[name] = value
-            continue
-        try:
-            normalised[name] = apply_rule(spec, value, connector)
-        except rules.RuleViolation as problem:
-            shown = "" if spec.credential else f" (got {describe_value(spec, value)})"
-            errors.append(PropertyError(name, f"{problem}{shown}"))
+        label = name if isinstance(name, str) else str(name)
+        problem = _check_one(connector, label, value, step=step, partial=partial, allow_unknown=allow_unknown)
+        if isinstance(problem, PropertyError):
+            errors.append(problem)
+        else:
+            normalised[label] = problem
     if not partial:
-        for spec in connector.properties:
-            if spec.step == step and spec.is_required and spec.name not in properties:
-                errors.append(PropertyError(spec.name, "is required but missing"))
-        for spec in connector.properties:
-            condition = spec.required_when
-            if (
-                condition
-                and properties.get(spec.name) in (None, "")
-                and _condition_met(condition, normalised)
-            ):
-                errors.append(
-                    PropertyError(
-                        spec.name,
-                        f"is required when {condition['property']} is {condition['equals']!r} but missing",
-                    )
-                )
+        errors.extend(_missing(connector, properties, normalised, step))
     if errors:
         raise PropertiesValidationError(connector.type, errors)
     return normalised
+
+
+def _check_one(
+    connector: ConnectorSpec, name: str, value: Any, *, step: str, partial: bool, allow_unknown: bool
+) -> Any:
+    """The normalised value of one property, or the :class:`PropertyError` it earns."""
+    spec = connector.property(name)
+    if too_deeply_nested(value):
+        return PropertyError(name, f"nests lists and objects more than {MAX_NESTING} levels deep")
+    if spec is None:
+        if allow_unknown:
+            return value
+        return PropertyError(
+            name, f"is not a property of {connector.type}{suggestion(name, connector.property_names())}"
+        )
+    if spec.is_read_only:
+        return PropertyError(name, "is read-only: Stitch sets it, so leave it out")
+    empty_string = isinstance(value, str) and value == ""
+    if value is None or empty_string:
+        if spec.is_required and (spec.step == step or partial):
+            return PropertyError(name, "is required and must not be empty")
+        if empty_string and connector.kind in EMPTY_STRING_REJECTED_KINDS:
+            return PropertyError(
+                name, "must not be an empty string (Stitch rejects it): leave it out or set a value"
+            )
+        return value
+    if spec.requirement == "internal" and spec.rule is None:
+        return value
+    try:
+        return apply_rule(spec, value, connector)
+    except rules.RuleViolation as violation:
+        shown = "" if spec.credential else f" (got {describe_value(spec, value)})"
+        return PropertyError(name, f"{violation}{shown}")
+    except _UNREADABLE_VALUE_ERRORS as failure:
+        # A guard behind the rules' own checks: a hostile value still gets an error naming its property.
+        return PropertyError(name, f"could not be read as a {spec.datatype} ({type(failure).__name__})")
+
+
+def _missing(
+    connector: ConnectorSpec, properties: Mapping[str, Any], normalised: Mapping[str, Any], step: str
+) -> list[PropertyError]:
+    """Errors for the properties a create of ``step`` must supply but did not."""
+    errors = [
+        PropertyError(spec.name, "is required but missing")
+        for spec in connector.properties
+        if spec.step == step and spec.is_demanded_on_create and spec.name not in properties
+    ]
+    for spec in connector.properties:
+        condition = spec.required_when
+        if condition and properties.get(spec.name) in (None, "") and _condition_met(condition, normalised):
+            errors.append(
+                PropertyError(
+                    spec.name,
+                    f"is required when {condition['property']} is {condition['equals']!r} but missing",
+                )
+            )
+    return errors

@@ -54,8 +54,8 @@ def _validated(
 ) -> dict[str, Any]:
     """Check the supplied properties; missing required ones make the connection check fail instead.
 
-    With ``fill_defaults``, documented defaults are filled in (and ``encryption_type`` becomes ``none``,
-    as the docs' create example shows).
+    With ``fill_defaults``, documented defaults are filled in, and so are the values Stitch stores for a
+    required property a create leaves out (the catalog's ``create_default``: ``encryption_type`` ``none``).
     """
     try:
         checked = validate_properties(connector.type, properties, partial=True)
@@ -69,8 +69,8 @@ def _validated(
                 continue
             if spec.default is not None:
                 checked[spec.name] = spec.default
-            elif spec.is_required and spec.enum and "none" in spec.enum:
-                checked[spec.name] = "none"
+            elif spec.create_default is not None:
+                checked[spec.name] = spec.create_default
     return checked
 
 

@@ -18,7 +18,11 @@ from airflow_provider_stitch.connectors import (
     list_connectors,
     validate_properties,
 )
-from airflow_provider_stitch.connectors.rules import RuleViolation, cron_expression
+from airflow_provider_stitch.connectors.rules import (
+    BothDayFieldsViolation,
+    RuleViolation,
+    cron_expression,
+)
 from airflow_provider_stitch.emulator import jobs
 from airflow_provider_stitch.emulator.clock import iso, parse_timestamp
 from airflow_provider_stitch.emulator.lifecycle import (
@@ -74,13 +78,12 @@ def _check_cron(properties: Mapping[str, Any], cron_allowed: bool) -> None:
         return
     if not cron_allowed:
         raise source_error("AccessDenied", "access to cron_expression based scheduling is not permitted")
-    fields = str(cron).split()
-    if len(fields) >= 6 and fields[3] != "?" and fields[5] != "?":
-        raise source_error(
-            "InvalidCronExpression", f'cron_expression "{cron}" is invalid: {BOTH_DAYS_MESSAGE}'
-        )
     try:
         cron_expression(cron)
+    except BothDayFieldsViolation:
+        raise source_error(
+            "InvalidCronExpression", f'cron_expression "{cron}" is invalid: {BOTH_DAYS_MESSAGE}'
+        ) from None
     except RuleViolation as problem:
         raise source_error(
             "InvalidCronExpression", f'cron_expression "{cron}" is invalid: {problem}'
@@ -90,22 +93,21 @@ def _check_cron(properties: Mapping[str, Any], cron_allowed: bool) -> None:
 def checked_properties(
     connector: ConnectorSpec, properties: Mapping[str, Any], card: dict[str, Any], cron_allowed: bool
 ) -> dict[str, Any]:
-    """Validate (partially) the properties of a create or update; ``InvalidProperties`` on any problem."""
+    """Validate (partially) the properties of a create or update; ``InvalidProperties`` on any problem.
+
+    The rules are the connectors' own (the client's too), empty strings included; only the account's
+    cron permission and Stitch's error code for a cron expression are the emulator's.
+    """
     _check_cron(properties, cron_allowed)
-    empty = [name for name, value in properties.items() if value == ""]
     try:
-        normalised = validate_properties(connector.type, properties, partial=True)
+        return validate_properties(connector.type, properties, partial=True)
     except PropertiesValidationError as problem:
-        bad = problem.bad_properties()
-        bad += [name for name in empty if name not in bad]
         raise source_error(
-            "InvalidProperties", "properties do not match schema", bad_properties=bad, report_card=card
+            "InvalidProperties",
+            "properties do not match schema",
+            bad_properties=problem.bad_properties(),
+            report_card=card,
         ) from None
-    if empty:
-        raise source_error(
-            "InvalidProperties", "properties do not match schema", bad_properties=empty, report_card=card
-        )
-    return normalised
 
 
 def _active_sources(account: AccountRecord) -> list[SourceRecord]:
