@@ -10,7 +10,7 @@ VENV2 := .venv-airflow2
 PY2 := $(VENV2)/bin/python
 STAMP2 := $(VENV2)/.installed-airflow2
 
-.PHONY: install test test-airflow2 lint demo bench catalog clean
+.PHONY: install test test-fast test-airflow2 lint typecheck docs package-check demo bench catalog clean
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The edit-test loop: everything but the end-to-end DAG runs and the slow suites (under a minute).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not slow"
 
 $(STAMP2): pyproject.toml
 	test -x $(PY2) || $(PYTHON) -m venv $(VENV2)
@@ -42,6 +46,21 @@ test-airflow2: $(STAMP2)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check airflow_provider_stitch tests tools benchmarks example_dags
 	$(VENV)/bin/ruff format --check airflow_provider_stitch tests tools benchmarks example_dags
+
+# mypy on the whole package, strict on the Airflow-free core (api/ and connectors/).
+typecheck: $(STAMP)
+	$(PY) -m mypy airflow_provider_stitch
+	$(PY) -m mypy --strict airflow_provider_stitch/api airflow_provider_stitch/connectors
+
+# The documentation site, warnings as errors (docs/_build/html).
+docs: $(STAMP)
+	@$(PY) -c "import sphinx, myst_parser" 2>/dev/null || $(PY) -m pip install -q -e ".[docs]"
+	$(PY) -m sphinx -E -W --keep-going -q -b html docs docs/_build/html
+
+# Build the sdist and wheel, check their metadata, and install the wheel alone into a fresh venv with Airflow.
+package-check: $(STAMP)
+	@$(PY) -c "import build, twine" 2>/dev/null || $(PY) -m pip install -q -e ".[release]"
+	$(PY) tools/package_check.py --airflow-version $(AIRFLOW_VERSION)
 
 demo: $(STAMP)
 	$(PY) tools/demo.py
