@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowException, AirflowSkipExc
 from airflow_provider_stitch.operators.base import (
     StitchBaseOperator,
     contains_template,
+    naming_the_task,
     require_choice,
     require_text,
     stitch_errors,
@@ -73,8 +74,9 @@ class StitchCreateAccountOperator(StitchBaseOperator):
         self.user_email = email
         self.region = region
         self.push_access_token = push_access_token
-        self.if_exists = require_choice("if_exists", if_exists, IF_EXISTS_CHOICES)
-        self._check_arguments()
+        with naming_the_task(self.task_id):
+            self.if_exists = require_choice("if_exists", if_exists, IF_EXISTS_CHOICES)
+            self._check_arguments()
 
     def _check_arguments(self) -> None:
         for name in ("first_name", "last_name", "company", "user_email", "region"):

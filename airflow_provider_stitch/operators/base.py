@@ -5,15 +5,25 @@ Nothing here imports the API client, the models or the connector catalog at modu
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, mask_secret
+from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
 
 from airflow_provider_stitch.defaults import DEFAULT_CONN_ID
+from airflow_provider_stitch.operators.credentials import (
+    credential_names,
+    credential_values,
+    register_with_masker,
+    scrub,
+)
 
 if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
     from airflow_provider_stitch.api.client import StitchClient
     from airflow_provider_stitch.connectors import ConnectorSpec
     from airflow_provider_stitch.hooks.stitch import StitchHook
@@ -107,35 +117,55 @@ def validate_properties_now(connection_type: str, kind: str, properties: Any, *,
     """
     if contains_template(connection_type) or contains_template(properties):
         return
+    validated_properties(connection_type, kind, properties, partial=partial)
+
+
+def validated_properties(
+    connection_type: str, kind: str, properties: Any, *, partial: bool
+) -> tuple[str, dict[str, Any]]:
+    """The catalog type and the properties as Stitch expects them (normalised by the catalog).
+
+    :param connection_type: Stitch type as the user wrote it (short forms accepted).
+    :param kind: ``source`` or ``destination``.
+    :param properties: the rendered property map.
+    :param partial: an update: only the properties given are checked.
+    :raises ValueError: unknown type, or ``PropertiesValidationError`` listing every problem.
+    """
     if not isinstance(properties, Mapping):
         raise ValueError(f"properties must be a dict, not {type(properties).__name__}")
     from airflow_provider_stitch.connectors import validate_properties
 
     connector = connector_of_kind(connection_type, kind)
-    validate_properties(connector.type, dict(properties), partial=partial)
-
-
-def mask_credentials(connection_type: str | None, properties: Mapping[str, Any] | None) -> None:
-    """Register the values of a type's credential properties with Airflow's log masker."""
-    if not connection_type or not properties:
-        return
-    from airflow_provider_stitch.connectors import UnknownConnectionTypeError, credential_properties
-
-    try:
-        secret_names = credential_properties(connection_type)
-    except UnknownConnectionTypeError:
-        secret_names = frozenset()
-    for name, value in properties.items():
-        if name in secret_names and isinstance(value, str) and value:
-            mask_secret(value)
+    return connector.type, dict(validate_properties(connector.type, dict(properties), partial=partial))
 
 
 @contextmanager
-def stitch_errors(action: str, hints: Mapping[str, str] | None = None) -> Iterator[None]:
+def naming_the_task(task_id: str) -> Iterator[None]:
+    """Prefix the argument errors found while a DAG is parsed with ``task <task_id>:``.
+
+    A properties error keeps its type (a :class:`TaskPropertiesValidationError`), so it can still be
+    caught as ``PropertiesValidationError``.
+
+    :param task_id: the task whose arguments are checked.
+    """
+    try:
+        yield
+    except ValueError as error:
+        from airflow_provider_stitch.operators.task_errors import for_task
+
+        raise for_task(task_id, error) from None
+
+
+@contextmanager
+def stitch_errors(
+    action: str, hints: Mapping[str, str] | None = None, *, secrets: Sequence[str] = ()
+) -> Iterator[None]:
     """Turn Stitch and validation errors into task failures that carry Stitch's code and message.
 
     :param action: what was being done, e.g. ``"create source 'Shop'"``.
     :param hints: extra advice, keyed by a fragment of Stitch's message or by its error code.
+    :param secrets: credential values the task knows; they are scrubbed from the failure message (Stitch
+        may quote one, e.g. a tap error naming the database password).
     """
     from airflow_provider_stitch.api.errors import StitchAPIError, StitchError
     from airflow_provider_stitch.connectors import PropertiesValidationError
@@ -143,7 +173,7 @@ def stitch_errors(action: str, hints: Mapping[str, str] | None = None) -> Iterat
     try:
         yield
     except PropertiesValidationError as error:
-        raise AirflowException(f"Could not {action}: {error}") from None
+        raise AirflowException(scrub(f"Could not {action}: {error}", secrets)) from None
     except StitchAPIError as error:
         advice = next(
             (
@@ -154,9 +184,9 @@ def stitch_errors(action: str, hints: Mapping[str, str] | None = None) -> Iterat
             None,
         )
         message = f"Could not {action}: Stitch answered {error}"
-        raise AirflowException(f"{message}. {advice}" if advice else message) from None
+        raise AirflowException(scrub(f"{message}. {advice}" if advice else message, secrets)) from None
     except StitchError as error:
-        raise AirflowException(f"Could not {action}: {error}") from None
+        raise AirflowException(scrub(f"Could not {action}: {error}", secrets)) from None
 
 
 class StitchHookMixin:
@@ -167,6 +197,8 @@ class StitchHookMixin:
 
     stitch_conn_id: str
     hook_params: dict[str, Any]
+    #: Hook arguments of this kind of task, under the user's ``hook_params``.
+    hook_defaults: ClassVar[dict[str, Any]] = {}
     _stitch_hook: StitchHook | None = None
 
     @property
@@ -175,7 +207,7 @@ class StitchHookMixin:
         if self._stitch_hook is None:
             from airflow_provider_stitch.hooks.stitch import StitchHook
 
-            self._stitch_hook = StitchHook(self.stitch_conn_id, **self.hook_params)
+            self._stitch_hook = StitchHook(self.stitch_conn_id, **{**self.hook_defaults, **self.hook_params})
         return self._stitch_hook
 
     @property
@@ -203,3 +235,71 @@ class StitchBaseOperator(StitchHookMixin, BaseOperator):
         super().__init__(**kwargs)
         self.stitch_conn_id = stitch_conn_id
         self.hook_params = dict(hook_params or {})
+
+
+def _fingerprint(*parts: Any) -> str:
+    """A digest of rendered arguments, to recognise a value that was already validated."""
+    text = json.dumps(parts, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class StitchPropertiesOperator(StitchBaseOperator):
+    """Base of the operators that send a source's or destination's properties.
+
+    Properties are validated once per rendered value (at parse time when they are static; the client does
+    not check them again), and every value the catalog marks credential is registered with Airflow's
+    masker as soon as the fields are rendered, before Airflow stores them, and scrubbed from failures.
+    """
+
+    #: ``source`` or ``destination``: which catalog types the properties belong to.
+    credential_kind: ClassVar[str]
+    #: The operator validates properties itself, so the client does not do it a second time.
+    hook_defaults: ClassVar[dict[str, Any]] = {"validate": False}
+    properties: Any
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._secrets: list[str] = []
+        self._validated: tuple[str, tuple[str, dict[str, Any]]] | None = None
+
+    def known_type(self) -> str | None:
+        """The connection type when the task's arguments name it (None for updates)."""
+        return None
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render as Airflow does, then register the rendered credential values with the masker."""
+        super().render_template_fields(context, jinja_env)
+        self.mask_credentials()
+
+    def mask_credentials(self, connection_type: str | None = None) -> list[str]:
+        """Register the credential values of ``properties`` with the masker; returns every one known.
+
+        :param connection_type: the type when it has just been learned (an update's first look).
+        """
+        names = credential_names(connection_type or self.known_type(), self.credential_kind)
+        values = credential_values(self.properties, names)
+        new = [value for value in values if value not in self._secrets]
+        if new:
+            register_with_masker(new)
+            self._secrets = sorted({*self._secrets, *new}, key=len, reverse=True)
+        return self._secrets
+
+    def properties_for(self, connection_type: str, *, partial: bool) -> tuple[str, dict[str, Any]]:
+        """The catalog type and normalised properties, validating each rendered value only once.
+
+        :param connection_type: the type to check the properties against.
+        :param partial: an update: only the properties given are checked.
+        """
+        key = _fingerprint(connection_type, self.credential_kind, partial, self.properties)
+        if self._validated is None or self._validated[0] != key:
+            result = validated_properties(
+                connection_type, self.credential_kind, self.properties, partial=partial
+            )
+            self._validated = (key, result)
+        return self._validated[1]
+
+    def check_properties_at_parse(self, connection_type: Any, *, partial: bool) -> None:
+        """Validate static properties when the DAG is parsed (templates wait for rendering)."""
+        if contains_template(connection_type) or contains_template(self.properties):
+            return
+        self.properties_for(connection_type, partial=partial)

@@ -11,11 +11,13 @@ from airflow.providers.common.compat.sdk import AirflowException
 from airflow_provider_stitch.operators.base import (
     StitchBaseOperator,
     contains_template,
+    naming_the_task,
     require_choice,
     require_id,
     require_text,
     stitch_errors,
 )
+from airflow_provider_stitch.operators.convergence import converge
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -47,16 +49,36 @@ class StitchCustomEmailOperator(StitchBaseOperator):
     def __init__(self, *, email_address: str, action: str = "create", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.email_address = email_address
-        self.action = require_choice("action", action, ACTIONS)
-        if not contains_template(email_address):
-            _check_email(email_address)
+        with naming_the_task(self.task_id):
+            self.action = require_choice("action", action, ACTIONS)
+            if not contains_template(email_address):
+                _check_email(email_address)
+
+    def _matching(self) -> list[CustomEmail]:
+        """Every recipient with this task's address, oldest first."""
+        wanted = self.email_address.strip().casefold()
+        found = [e for e in self.client.list_custom_emails() if (e.email_address or "").casefold() == wanted]
+        return sorted(found, key=lambda e: e.id)
 
     def _find(self) -> CustomEmail | None:
-        wanted = self.email_address.strip().casefold()
-        return next(
-            (e for e in self.client.list_custom_emails() if (e.email_address or "").casefold() == wanted),
-            None,
+        return next(iter(self._matching()), None)
+
+    def _create(self) -> int:
+        """Add the recipient; when a racing task added it too, keep the first one and delete ours."""
+        created = self.client.create_custom_email(self.email_address.strip())
+        winner = converge(
+            created.id, lambda: [e.id for e in self._matching()], self.client.delete_custom_email
         )
+        if winner != created.id:
+            self.log.info(
+                "Recipient %s was also added by another task (id %s); removed this task's copy %s",
+                self.email_address,
+                winner,
+                created.id,
+            )
+        else:
+            self.log.info("Added recipient %s (id %s)", self.email_address, created.id)
+        return winner
 
     def execute(self, context: Context) -> int | None:
         _check_email(self.email_address)
@@ -67,9 +89,7 @@ class StitchCustomEmailOperator(StitchBaseOperator):
                     state = "disabled" if existing.disabled_at else "enabled"
                     self.log.info("Recipient %s exists (id %s, %s)", self.email_address, existing.id, state)
                     return existing.id
-                created = self.client.create_custom_email(self.email_address.strip())
-                self.log.info("Added recipient %s (id %s)", self.email_address, created.id)
-                return created.id
+                return self._create()
             if self.action == "delete":
                 if existing is None:
                     self.log.info("No recipient %s: nothing to delete", self.email_address)
@@ -137,16 +157,39 @@ class StitchPostLoadHookOperator(StitchBaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.url = url
-        self.action = require_choice("action", action, ACTIONS)
         self.destination_id = destination_id
-        if not contains_template(url):
-            _check_url(url)
-        if destination_id is not None:
-            require_id("destination_id", destination_id)
+        with naming_the_task(self.task_id):
+            self.action = require_choice("action", action, ACTIONS)
+            if not contains_template(url):
+                _check_url(url)
+            if destination_id is not None:
+                require_id("destination_id", destination_id)
+
+    def _matching(self) -> list[PostLoadHook]:
+        """Every post-load hook calling this task's URL, oldest first."""
+        wanted = self.url.strip()
+        return sorted((h for h in self.client.list_post_load_hooks() if h.url == wanted), key=lambda h: h.id)
 
     def _find(self) -> PostLoadHook | None:
-        wanted = self.url.strip()
-        return next((h for h in self.client.list_post_load_hooks() if h.url == wanted), None)
+        return next(iter(self._matching()), None)
+
+    def _create(self, shown: str) -> int:
+        """Add the hook; when a racing task added it too, keep the first one and delete ours."""
+        destination_id = int(self.destination_id) if self.destination_id is not None else None
+        created = self.client.create_post_load_hook(self.url.strip(), destination_id=destination_id)
+        winner = converge(
+            created.id, lambda: [h.id for h in self._matching()], self.client.delete_post_load_hook
+        )
+        if winner != created.id:
+            self.log.info(
+                "Post-load hook %s was also added by another task (id %s); removed this task's copy %s",
+                shown,
+                winner,
+                created.id,
+            )
+        else:
+            self.log.info("Added post-load hook %s (id %s)", shown, created.id)
+        return winner
 
     def execute(self, context: Context) -> int | None:
         _check_url(self.url)
@@ -157,10 +200,7 @@ class StitchPostLoadHookOperator(StitchBaseOperator):
                 if existing is not None:
                     self.log.info("Post-load hook %s exists (id %s)", shown, existing.id)
                     return existing.id
-                destination_id = int(self.destination_id) if self.destination_id is not None else None
-                created = self.client.create_post_load_hook(self.url.strip(), destination_id=destination_id)
-                self.log.info("Added post-load hook %s (id %s)", shown, created.id)
-                return created.id
+                return self._create(shown)
             if self.action == "delete":
                 if existing is None:
                     self.log.info("No post-load hook %s: nothing to delete", shown)

@@ -14,16 +14,16 @@ from airflow_provider_stitch.links import StitchSourceLink, push_stitch_source
 from airflow_provider_stitch.operators.base import (
     IF_EXISTS_CHOICES,
     StitchBaseOperator,
-    connector_of_kind,
+    StitchPropertiesOperator,
     contains_template,
-    mask_credentials,
+    naming_the_task,
     require_choice,
     require_id,
     require_mapping,
     require_text,
     stitch_errors,
-    validate_properties_now,
 )
+from airflow_provider_stitch.operators.credentials import scrub
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -55,7 +55,7 @@ def _missing_step_properties(source: Source) -> list[str]:
     return [p.name for p in step.properties if p.is_required and p.provided is False]
 
 
-class _SourceWithConnectionCheck(StitchBaseOperator):
+class _SourceWithConnectionCheck(StitchPropertiesOperator):
     """A source operator that can wait for the source's connection check after writing it.
 
     :param wait_for_connection_check: wait until Stitch's connection check and discovery have finished,
@@ -66,6 +66,7 @@ class _SourceWithConnectionCheck(StitchBaseOperator):
     """
 
     operator_extra_links = (StitchSourceLink(),)
+    credential_kind = "source"
 
     def __init__(
         self,
@@ -78,7 +79,10 @@ class _SourceWithConnectionCheck(StitchBaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if connection_check_timeout <= 0 or poll_interval <= 0:
-            raise ValueError("connection_check_timeout and poll_interval must be positive numbers of seconds")
+            raise ValueError(
+                f"task {self.task_id}: connection_check_timeout and poll_interval must be positive numbers "
+                "of seconds"
+            )
         self.wait_for_connection_check = wait_for_connection_check
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self.connection_check_timeout = float(connection_check_timeout)
@@ -122,7 +126,11 @@ class _SourceWithConnectionCheck(StitchBaseOperator):
                     f"Gave up after {self.connection_check_timeout:g} s waiting for the connection check of "
                     f"source {source.id}: {outcome.message}"
                 )
-            self.log.info("Waiting for the connection check of source %s: %s", source.id, outcome.message)
+            self.log.info(
+                "Waiting for the connection check of source %s: %s",
+                source.id,
+                scrub(outcome.message, self._secrets),
+            )
             time.sleep(min(self.poll_interval, max(0.0, deadline - time.time())))
             outcome = self._read_check(source.id, source.check_job_name)
         return self._conclude(source.id, outcome.state, outcome.message)
@@ -135,7 +143,7 @@ class _SourceWithConnectionCheck(StitchBaseOperator):
             read_connection_check,
         )
 
-        with stitch_errors(f"read the connection check of source {source_id}"):
+        with stitch_errors(f"read the connection check of source {source_id}", secrets=self._secrets):
             try:
                 check = self.client.get_last_connection_check(source_id)
             except StitchNotFoundError as error:
@@ -147,6 +155,7 @@ class _SourceWithConnectionCheck(StitchBaseOperator):
     def _conclude(self, source_id: int, state: str, message: str) -> int:
         from airflow_provider_stitch.triggers.connection_check import CHECK_SUCCEEDED
 
+        message = scrub(message, self._secrets)
         if state != CHECK_SUCCEEDED:
             raise AirflowException(f"Source {source_id}: {message}")
         self.log.info("Source %s: %s", source_id, message)
@@ -187,8 +196,13 @@ class StitchCreateSourceOperator(_SourceWithConnectionCheck):
         self.display_name = display_name
         self.properties = properties
         self.destination_id = destination_id
-        self.if_exists = require_choice("if_exists", if_exists, IF_EXISTS_CHOICES)
-        self._check_arguments()
+        with naming_the_task(self.task_id):
+            self.if_exists = require_choice("if_exists", if_exists, IF_EXISTS_CHOICES)
+            self._check_arguments()
+            self.check_properties_at_parse(source_type, partial=False)
+
+    def known_type(self) -> str | None:
+        return None if contains_template(self.source_type) else self.source_type
 
     def _check_arguments(self) -> None:
         """Reject arguments that can never work (skipping parts that are still templates)."""
@@ -199,43 +213,70 @@ class StitchCreateSourceOperator(_SourceWithConnectionCheck):
         if self.destination_id is not None:
             require_id("destination_id", self.destination_id)
         require_mapping("properties", self.properties)
-        validate_properties_now(self.source_type, "source", self.properties, partial=False)
 
     def execute(self, context: Context) -> int:
-        with stitch_errors(f"create source {self.display_name!r}", CREATE_SOURCE_HINTS):
+        secrets = self.mask_credentials()
+        with stitch_errors(f"create source {self.display_name!r}", CREATE_SOURCE_HINTS, secrets=secrets):
             self._check_arguments()
-            connector = connector_of_kind(self.source_type, "source")
-            mask_credentials(connector.type, self.properties)
+            source_type, properties = self.properties_for(self.source_type, partial=False)
             destination_id = int(self.destination_id) if self.destination_id is not None else None
             existing = self.client.find_source(self.display_name)
             if existing is None:
-                source = self.client.create_source(
-                    connector.type, self.display_name, dict(self.properties), destination_id=destination_id
-                )
-                self.log.info(
-                    "Created source %s (%s) with id %s", self.display_name, connector.type, source.id
-                )
+                source = self._create(source_type, properties, destination_id)
             else:
-                source = self._reuse(existing, connector.type, destination_id)
+                source = self._reuse(existing, source_type, properties, destination_id)
         return self._finish(context, source)
 
-    def _reuse(self, existing: Source, source_type: str, destination_id: int | None) -> Source:
-        """Apply ``if_exists`` to the live source that already has this display name."""
+    def _create(self, source_type: str, properties: dict[str, Any], destination_id: int | None) -> Source:
+        """Create the source; when a racing task created it first, use that one."""
+        from airflow_provider_stitch.api.errors import StitchAPIError
+
+        try:
+            source = self.client.create_source(
+                source_type, self.display_name, properties, destination_id=destination_id
+            )
+        except StitchAPIError as error:
+            winner = self.client.find_source(self.display_name) if error.code == "InvalidName" else None
+            if winner is None:
+                raise
+            self.log.info(
+                "Source %s was created by another task at the same time (id %s); using it",
+                self.display_name,
+                winner.id,
+            )
+            return self._reuse(winner, source_type, properties, destination_id, raced=True)
+        self.log.info("Created source %s (%s) with id %s", self.display_name, source_type, source.id)
+        return source
+
+    def _reuse(
+        self,
+        existing: Source,
+        source_type: str,
+        properties: dict[str, Any],
+        destination_id: int | None,
+        *,
+        raced: bool = False,
+    ) -> Source:
+        """Apply ``if_exists`` to the live source that already has this display name.
+
+        :param raced: the source appeared between this task's look-up and its create (a racing run of the
+            same create): ``if_exists='fail'`` adopts it instead of failing.
+        """
         if existing.type and existing.type != source_type:
             raise AirflowException(
                 f"A source named {self.display_name!r} already exists (id {existing.id}) with type "
                 f"{existing.type}, not {source_type}; choose another display_name or delete that source."
             )
-        if self.if_exists == "fail":
+        if self.if_exists == "fail" and not raced:
             raise AirflowException(
                 f"A source named {self.display_name!r} already exists (id {existing.id}) and if_exists='fail'."
             )
-        if self.if_exists == "skip" or (not self.properties and destination_id is None):
+        if self.if_exists != "update" or (not properties and destination_id is None):
             self.log.info("Source %s exists (id %s); left unchanged", self.display_name, existing.id)
             return existing
         self.log.info("Source %s exists (id %s); updating its properties", self.display_name, existing.id)
         return self.client.update_source(
-            existing.id, properties=dict(self.properties) or None, destination_id=destination_id
+            existing.id, properties=properties or None, destination_id=destination_id
         )
 
 
@@ -263,7 +304,8 @@ class StitchUpdateSourceOperator(_SourceWithConnectionCheck):
         self.source_id = source_id
         self.properties = properties
         self.display_name = display_name
-        self._check_arguments()
+        with naming_the_task(self.task_id):
+            self._check_arguments()
 
     def _check_arguments(self) -> None:
         require_id("source_id", self.source_id)
@@ -275,16 +317,20 @@ class StitchUpdateSourceOperator(_SourceWithConnectionCheck):
             require_text("display_name", self.display_name)
 
     def execute(self, context: Context) -> int:
-        with stitch_errors(f"update source {self.source_id}", CREATE_SOURCE_HINTS):
+        secrets = self.mask_credentials()
+        with stitch_errors(f"update source {self.source_id}", CREATE_SOURCE_HINTS, secrets=secrets):
             self._check_arguments()
             source_id = int(self.source_id)
+            properties = None
             if self.properties:
                 current = self.client.get_source(source_id)
-                mask_credentials(current.type, self.properties)
+                if current.type:
+                    self.mask_credentials(current.type)
+                    _, properties = self.properties_for(current.type, partial=True)
+                else:
+                    properties = dict(self.properties)
             source = self.client.update_source(
-                source_id,
-                display_name=self.display_name,
-                properties=dict(self.properties) if self.properties else None,
+                source_id, display_name=self.display_name, properties=properties
             )
         self.log.info("Updated source %s", source.id)
         return self._finish(context, source)
@@ -302,7 +348,8 @@ class _SourceStateOperator(StitchBaseOperator):
     def __init__(self, *, source_id: int | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source_id = source_id
-        require_id("source_id", source_id)
+        with naming_the_task(self.task_id):
+            require_id("source_id", source_id)
 
 
 class StitchPauseSourceOperator(_SourceStateOperator):

@@ -11,6 +11,7 @@ from airflow_provider_stitch.links import StitchSourceLink, push_stitch_source
 from airflow_provider_stitch.operators.base import (
     StitchBaseOperator,
     contains_template,
+    naming_the_task,
     require_id,
     stitch_errors,
 )
@@ -67,11 +68,12 @@ class StitchSelectStreamsOperator(StitchBaseOperator):
         self.source_id = source_id
         self.streams = streams
         self.replace = replace
-        require_id("source_id", source_id)
-        if not contains_template(streams):
-            from airflow_provider_stitch.api.stream_selection import parse_spec
+        with naming_the_task(self.task_id):
+            require_id("source_id", source_id)
+            if not contains_template(streams):
+                from airflow_provider_stitch.api.stream_selection import parse_spec
 
-            parse_spec(streams)
+                parse_spec(streams)
 
     def execute(self, context: Context) -> list[str]:
         from airflow_provider_stitch.api.stream_selection import (
