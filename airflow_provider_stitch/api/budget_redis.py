@@ -1,39 +1,100 @@
 """A Jobs budget backend in Redis, for workers and triggerers on several hosts (extra ``redis``).
 
 Taken requests are members of one sorted set per budget key, scored by the time they were taken; a Lua
-script prunes, counts and adds in one atomic step, so any number of processes share one window.
+script prunes, counts and adds in one atomic step, so any number of processes share one window. The
+timeline is the Redis server's own clock (``TIME``), never a writer's: entries scored later than the
+server's "now" are clamped to it.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from typing import Any
 
-#: Prunes the window, then takes a token when there is room; answers "0" or the seconds until one frees.
-_TAKE_SCRIPT = """
+#: Shared head of every script: ``t`` is ARGV[1] when given, else the server's TIME.
+_NOW = """
+local t
+if ARGV[1] == '' then
+  local clock = redis.call('TIME')
+  t = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+else
+  t = tonumber(ARGV[1])
+end
+"""
+
+#: Clamps future entries, prunes the window, then takes a token when there is room; answers "0" or the
+#: seconds until one frees.
+_TAKE_SCRIPT = (
+    _NOW
+    + """
 local key = KEYS[1]
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local limit = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', key, '(' .. t, '+inf')) do
+  redis.call('ZADD', key, t, member)
+end
+redis.call('ZREMRANGEBYSCORE', key, '-inf', t - window)
 local count = redis.call('ZCARD', key)
 if count < limit then
-  redis.call('ZADD', key, now, ARGV[4])
+  redis.call('ZADD', key, t, ARGV[4])
   redis.call('EXPIRE', key, math.ceil(window) + 60)
   return '0'
 end
 local freeing = redis.call('ZRANGE', key, count - limit, count - limit, 'WITHSCORES')
-local wait = tonumber(freeing[2]) + window - now
+local wait = tonumber(freeing[2]) + window - t
 if wait < 0.000001 then wait = 0.000001 end
 return tostring(wait)
 """
+)
+
+#: Adds or renews one announcement: KEYS[1] scores expiry, KEYS[2] holds each member's ttl.
+_ANNOUNCE_SCRIPT = (
+    _NOW
+    + """
+local ttl = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], t + ttl, ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[2])
+redis.call('EXPIRE', KEYS[1], math.ceil(ttl) + 60)
+redis.call('EXPIRE', KEYS[2], math.ceil(ttl) + 60)
+return 1
+"""
+)
+
+#: Drops expired announcements, clamps ones stamped beyond their ttl, answers the live members.
+_ANNOUNCED_SCRIPT = (
+    _NOW
+    + """
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t)) do
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('HDEL', KEYS[2], member)
+end
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. t, '+inf', 'WITHSCORES')
+local members = {}
+for i = 1, #live, 2 do
+  local ttl = tonumber(redis.call('HGET', KEYS[2], live[i]) or '0')
+  if tonumber(live[i + 1]) > t + ttl then
+    redis.call('ZADD', KEYS[1], t + ttl, live[i])
+  end
+  members[#members + 1] = live[i]
+end
+return members
+"""
+)
 
 #: How long a stored snapshot may stay unread before Redis drops it (seconds).
 SNAPSHOT_TTL = 24 * 3600
+#: How often the offset between the server's TIME and this process's monotonic clock is re-read (seconds).
+TIME_REFRESH = 30.0
+
+
+def _now_argument(now: float | None) -> str:
+    return "" if now is None else repr(float(now))
 
 
 class RedisBudgetBackend:
-    """Budget storage shared through a Redis server.
+    """Budget storage shared through a Redis server, on the server's clock.
 
     :param url: ``redis://`` (or ``rediss://``, ``unix://``) URL of the server.
     :param prefix: prefix of every key this backend writes.
@@ -52,10 +113,15 @@ class RedisBudgetBackend:
                 raise ImportError(
                     "the redis budget backend needs the redis package: pip install 'airflow-provider-stitch[redis]'"
                 ) from missing
-            client = redis.Redis.from_url(url, decode_responses=True)
+            client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10.0)
         self._redis = client
         self.prefix = prefix
         self._take = client.register_script(_TAKE_SCRIPT)
+        self._announce = client.register_script(_ANNOUNCE_SCRIPT)
+        self._announced = client.register_script(_ANNOUNCED_SCRIPT)
+        self._offset_lock = threading.Lock()
+        self._offset: float | None = None
+        self._offset_read_at = -TIME_REFRESH
 
     def __repr__(self) -> str:
         return f"RedisBudgetBackend(prefix={self.prefix!r})"
@@ -63,18 +129,29 @@ class RedisBudgetBackend:
     def _key(self, key: str) -> str:
         return f"{self.prefix}{key}"
 
-    def take(self, key: str, limit: int, window: float, now: float) -> float:
+    def now(self) -> float:
+        """The server's clock, read with ``TIME`` at most every :data:`TIME_REFRESH` seconds."""
+        with self._offset_lock:
+            local = time.monotonic()
+            if self._offset is None or local - self._offset_read_at >= TIME_REFRESH:
+                seconds, micros = self._redis.time()
+                self._offset = float(seconds) + float(micros) / 1e6 - time.monotonic()
+                self._offset_read_at = local
+            return self._offset + time.monotonic()
+
+    def take(self, key: str, limit: int, window: float, now: float | None = None) -> float:
         """Atomically take one token: 0.0 when taken, else seconds until one frees up."""
-        member = f"{now!r}:{uuid.uuid4().hex}"
         answer = self._take(
-            keys=[self._key(key)], args=[limit, repr(float(window)), repr(float(now)), member]
+            keys=[self._key(key)],
+            args=[_now_argument(now), limit, repr(float(window)), uuid.uuid4().hex],
         )
         return float(answer)
 
-    def timestamps(self, key: str, window: float, now: float) -> list[float]:
+    def timestamps(self, key: str, window: float, now: float | None = None) -> list[float]:
         """Times of the tokens taken within the window ending at ``now``, oldest first."""
-        entries = self._redis.zrangebyscore(self._key(key), f"({now - window!r}", "+inf", withscores=True)
-        return [float(score) for _, score in entries]
+        at = self.now() if now is None else float(now)
+        entries = self._redis.zrangebyscore(self._key(key), f"({at - window!r}", "+inf", withscores=True)
+        return sorted(min(float(score), at) for _, score in entries)
 
     def put_snapshot(self, key: str, payload: str, fetched_at: float) -> None:
         """Store a shared snapshot."""
@@ -90,6 +167,28 @@ class RedisBudgetBackend:
         if not stored or "payload" not in stored:
             return None
         return str(stored["payload"]), float(stored.get("fetched_at") or 0.0)
+
+    def _announcement_keys(self, key: str) -> list[str]:
+        return [self._key(f"announced:{key}"), self._key(f"announced-ttl:{key}")]
+
+    def announce(self, key: str, member: str, ttl: float, now: float | None = None) -> None:
+        """Add or renew one announcement (one sorted-set member)."""
+        self._announce(keys=self._announcement_keys(key), args=[_now_argument(now), repr(float(ttl)), member])
+
+    def withdraw(self, key: str, member: str) -> None:
+        """Remove one announcement."""
+        scores, ttls = self._announcement_keys(key)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zrem(scores, member)
+        pipe.hdel(ttls, member)
+        pipe.execute()
+
+    def announced(self, key: str, now: float | None = None) -> set[str]:
+        """Live announcements; expired ones are deleted, ones stamped in the future clamped to one ttl."""
+        return {
+            str(member)
+            for member in self._announced(keys=self._announcement_keys(key), args=[_now_argument(now)])
+        }
 
     def close(self) -> None:
         """Close the connection pool."""

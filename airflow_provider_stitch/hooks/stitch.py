@@ -3,42 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
-from airflow_provider_stitch.api import budget as budget_module
-from airflow_provider_stitch.api.budget import (
-    DEFAULT_JOBS_LIMIT,
-    BudgetBackend,
-    InMemoryBudgetBackend,
-    JobsBudget,
-    SQLiteBudgetBackend,
-    jobs_window_for,
-)
+from airflow_provider_stitch.api.budget import JobsBudget, jobs_window_for
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.errors import StitchError, StitchUnauthorizedError
-from airflow_provider_stitch.api.transport import DEFAULT_BASE_URL, is_loopback_host
+from airflow_provider_stitch.api.settings import (
+    BUDGET_BACKENDS,
+    DEFAULT_BUDGET_BACKEND,
+    BudgetSettings,
+    StitchSettingsError,
+    default_budget_path,
+)
+from airflow_provider_stitch.api.transport import DEFAULT_BASE_URL, check_url, is_loopback_host
 from airflow_provider_stitch.defaults import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow_provider_stitch.api.aclient import AsyncStitchClient
 
-BUDGET_BACKENDS = ("memory", "sqlite", "redis")
-DEFAULT_BUDGET_BACKEND = "sqlite"
-BUDGET_FILE_NAME = "stitch_jobs_budget.sqlite"
-
-#: One in-memory backend per process, so every hook choosing "memory" shares it.
-_MEMORY_BACKEND = InMemoryBudgetBackend()
-
-
-def default_budget_path() -> str:
-    """Where the SQLite budget lives by default: under AIRFLOW_HOME, else the temp directory."""
-    home = os.environ.get("AIRFLOW_HOME")
-    return os.path.join(home or tempfile.gettempdir(), BUDGET_FILE_NAME)
+__all__ = ["BUDGET_BACKENDS", "DEFAULT_BUDGET_BACKEND", "StitchHook", "default_budget_path"]
 
 
 class StitchHook(BaseHook):
@@ -131,55 +117,38 @@ class StitchHook(BaseHook):
             "token": token,
             "base_url": self._base_url(conn),
             "client_id": int(client_id) if client_id not in (None, "") else None,
-            "extras": extras,
+            "budget": self.budget_settings(conn),
         }
 
-    def _budget_backend(self, extras: dict[str, Any]) -> BudgetBackend:
-        """The backend named by the ``budget_backend`` extra."""
-        kind = str(extras.get("budget_backend") or DEFAULT_BUDGET_BACKEND).lower()
-        location = extras.get("budget_location")
-        if kind == "memory":
-            return _MEMORY_BACKEND
-        if kind == "sqlite":
-            return SQLiteBudgetBackend(location or default_budget_path())
-        if kind == "redis":
-            redis_backend = getattr(budget_module, "RedisBudgetBackend", None)
-            if redis_backend is None:
-                raise ValueError("budget_backend 'redis' is not available in this installation; use 'sqlite'")
-            if not location:
-                raise ValueError("budget_backend 'redis' needs budget_location set to a redis:// URL")
-            return redis_backend(location)
-        raise ValueError(f"budget_backend must be one of {', '.join(BUDGET_BACKENDS)}, not {kind!r}")
+    def budget_settings(self, conn: Any) -> BudgetSettings:
+        """The Jobs budget settings of a connection (parsed once per distinct set of extras).
 
-    @staticmethod
-    def _jobs_limit(extras: dict[str, Any]) -> int:
-        raw = extras.get("jobs_budget")
-        limit = DEFAULT_JOBS_LIMIT if raw in (None, "") else int(raw)
-        if not 1 <= limit <= DEFAULT_JOBS_LIMIT:
-            raise ValueError(f"jobs_budget must be between 1 and {DEFAULT_JOBS_LIMIT}, not {limit}")
-        return limit
+        :param conn: the Airflow connection.
+        """
+        base_url = self._base_url(conn)
+        host = urlsplit(check_url(base_url)).hostname
+        return BudgetSettings.from_extras(self._extras(conn), loopback=is_loopback_host(host))
 
-    @staticmethod
-    def _jobs_window(extras: dict[str, Any], base_url: str) -> float:
-        """Budget window from the ``emulator_speed`` extra, accepted for a loopback emulator only."""
-        raw = extras.get("emulator_speed")
-        if raw in (None, ""):
-            return jobs_window_for()
+    def _jobs_window(self, budget: BudgetSettings, base_url: str) -> float:
+        """The budget window for the speed a loopback emulator reports (and the extra, if set, confirms)."""
+        if not budget.loopback:
+            return jobs_window_for(budget.speed(None))
+        from airflow_provider_stitch.api.emulator_speed import SpeedProbeError, reported_speed
+
         try:
-            speed = float(raw)
-        except (TypeError, ValueError):
-            speed = 0.0
-        if not speed >= 1:
-            raise ValueError(f"emulator_speed must be a number of at least 1, not {raw!r}")
-        if speed > 1 and not is_loopback_host(urlsplit(base_url).hostname):
-            raise ValueError(
-                "emulator_speed is only for the offline emulator on a loopback host; Stitch counts its "
-                "Jobs limit over a fixed 600 seconds"
-            )
-        return jobs_window_for(speed)
+            reported = reported_speed(base_url, timeout=min(self.timeout, 5.0))
+        except SpeedProbeError as problem:
+            if budget.emulator_speed not in (None, 1.0):
+                raise StitchSettingsError(
+                    [
+                        f"emulator_speed cannot be confirmed: the server at {base_url} did not answer ({problem})"
+                    ]
+                ) from None
+            reported = None
+        return jobs_window_for(budget.speed(reported))
 
     def _client_kwargs(self, settings: dict[str, Any]) -> dict[str, Any]:
-        extras = settings["extras"]
+        budget: BudgetSettings = settings["budget"]
         return {
             "base_url": settings["base_url"],
             "client_id": settings["client_id"],
@@ -187,9 +156,9 @@ class StitchHook(BaseHook):
             "max_attempts": self.max_attempts,
             "budget_max_wait": self.budget_max_wait,
             "validate": self.validate,
-            "budget_backend": self._budget_backend(extras),
-            "jobs_limit": self._jobs_limit(extras),
-            "jobs_window": self._jobs_window(extras, settings["base_url"]),
+            "budget_backend": budget.store(),
+            "jobs_limit": budget.jobs_limit,
+            "jobs_window": self._jobs_window(budget, settings["base_url"]),
         }
 
     # ------------------------------------------------------------------ clients
@@ -213,10 +182,19 @@ class StitchHook(BaseHook):
         return await asyncio.to_thread(self.get_connection, self.stitch_conn_id)
 
     async def aget_client(self) -> AsyncStitchClient:
-        """A new :class:`AsyncStitchClient` for this connection (close it, or use ``async with``)."""
+        """A new :class:`AsyncStitchClient` for this connection (close it, or use ``async with``).
+
+        Only the connection lookup runs on the event loop; parsing the settings, opening the budget store
+        and building the HTTP client run in a worker thread, so thousands of triggers starting at once do
+        not stall the loop.
+        """
+        conn = await self._aget_connection()
+        return await asyncio.to_thread(self._new_async_client, conn)
+
+    def _new_async_client(self, conn: Any) -> AsyncStitchClient:
         from airflow_provider_stitch.api.aclient import AsyncStitchClient
 
-        settings = self._settings(await self._aget_connection())
+        settings = self._settings(conn)
         return AsyncStitchClient(settings["token"], **self._client_kwargs(settings))
 
     def get_partner_client(self) -> tuple[StitchClient, str, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from airflow_provider_stitch.api.budget import (
@@ -239,7 +237,7 @@ def test_watchers_are_shared_through_the_backend():
     assert second.watched(EXTRACTIONS) == {"5"}
     first.unwatch(EXTRACTIONS, ["5"])
     assert second.watched(EXTRACTIONS) == set()
-    assert json.loads(budget.backend.get_snapshot(f"{budget.key}:watchers:{EXTRACTIONS}")[0]) == {}
+    assert budget.backend.announced(f"{budget.key}:watchers:{EXTRACTIONS}") == set()
 
 
 @pytest.mark.parametrize("value", ["2024-05-01T10:00:00Z", "2024-05-01T10:00:00+00:00", T0, str(T0)])

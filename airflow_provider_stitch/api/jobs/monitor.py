@@ -9,7 +9,6 @@ the budget's backend, so a process that finds a fresh one there reuses it instea
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import random
@@ -44,6 +43,7 @@ from airflow_provider_stitch.api.jobs.snapshots import (
     fetch_page_sync,
     skip_page_or_raise,
 )
+from airflow_provider_stitch.api.jobs.watchers import WaiterRegistry
 
 if TYPE_CHECKING:
     from airflow_provider_stitch.api.aclient import AsyncStitchClient
@@ -55,8 +55,6 @@ logger = logging.getLogger("airflow_provider_stitch.monitor")
 DEFAULT_MIN_INTERVAL = 15.0
 #: Spacing is stretched by a random factor in ``[1, 1 + jitter]`` so processes drift apart.
 DEFAULT_JITTER = 0.2
-#: A waiter registered in the backend is forgotten when it has not asked for this long (seconds).
-WATCHER_TTL = 900.0
 
 # ---------------------------------------------------------------------------------------------- the monitor
 
@@ -93,9 +91,10 @@ class JobsMonitor:
         self.asleep = asleep
         self.rng = rng or random.Random()
         self.snapshots = {kind: ListSnapshot() for kind in KINDS}
-        self._watchers: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
         self._spacing = {kind: self.min_interval for kind in KINDS}
         self._lock = threading.RLock()
+        self.watchers = WaiterRegistry(lambda: self.budget, self._lock)
+        self._watchers = self.watchers.counts
         self._alocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -120,56 +119,19 @@ class JobsMonitor:
 
     def watch(self, kind: str, identities: Iterable[str]) -> None:
         """Count a waiter on these rows (this process), and announce them to other processes."""
-        identities = list(identities)
-        with self._lock:
-            for identity in identities:
-                self._watchers[kind][identity] = self._watchers[kind].get(identity, 0) + 1
-        self._announce(kind, identities, remove=False)
+        self.watchers.watch(kind, identities)
 
     def unwatch(self, kind: str, identities: Iterable[str]) -> None:
         """Forget a waiter registered with :meth:`watch`."""
-        identities = list(identities)
-        with self._lock:
-            for identity in identities:
-                count = self._watchers[kind].get(identity, 0) - 1
-                if count > 0:
-                    self._watchers[kind][identity] = count
-                else:
-                    self._watchers[kind].pop(identity, None)
-        self._announce(kind, identities, remove=True)
-
-    def _announce(self, kind: str, identities: list[str], *, remove: bool) -> None:
-        """Best-effort shared list of watched rows, so one process's refresh covers the others' rows."""
-        try:
-            now = self.now()
-            stored = self.budget.backend.get_snapshot(self._watchers_key(kind))
-            table = json.loads(stored[0]) if stored else {}
-            table = {k: v for k, v in table.items() if float(v) > now}
-            for identity in identities:
-                if remove:
-                    table.pop(identity, None)
-                else:
-                    table[identity] = now + WATCHER_TTL
-            self.budget.backend.put_snapshot(self._watchers_key(kind), json.dumps(table), now)
-        except (ValueError, TypeError, OSError) as problem:
-            logger.debug("could not share the watched rows: %s", problem)
+        self.watchers.unwatch(kind, identities)
 
     def watched(self, kind: str) -> set[str]:
         """Rows watched by this process and (while their announcement lasts) by others."""
-        with self._lock:
-            mine = set(self._watchers[kind])
-        try:
-            stored = self.budget.backend.get_snapshot(self._watchers_key(kind))
-            now = self.now()
-            others = {k for k, v in json.loads(stored[0]).items() if float(v) > now} if stored else set()
-        except (ValueError, TypeError, OSError):
-            others = set()
-        return mine | others
+        return self.watchers.watched(kind)
 
     def active_waiters(self) -> int:
         """Waiters of this process (each counted once per watched row)."""
-        with self._lock:
-            return sum(sum(table.values()) for table in self._watchers.values())
+        return self.watchers.active_waiters()
 
     # ------------------------------------------------------------------ pacing
 
@@ -191,9 +153,13 @@ class JobsMonitor:
     def _pull_shared(self, kind: str) -> None:
         """Merge a snapshot another process stored, when it is newer than ours."""
         stored = self.budget.backend.get_snapshot(self._snapshot_key(kind))
-        if stored is not None and stored[1] > self.snapshots[kind].fetched_at:
+        now = self.now()
+        if stored is not None and min(stored[1], now) > self.snapshots[kind].fetched_at:
+            shared = ListSnapshot.from_json(stored[0])
+            shared.fetched_at = min(shared.fetched_at, now)
+            shared.checked = {identity: min(when, now) for identity, when in shared.checked.items()}
             with self._lock:
-                self.snapshots[kind].merge(ListSnapshot.from_json(stored[0]))
+                self.snapshots[kind].merge(shared)
 
     def _refresh_wanted(self, kind: str, identities: Iterable[str]) -> bool:
         """Due by our snapshot, still due after taking any newer shared one, and the budget was not seen empty."""
@@ -315,11 +281,12 @@ class JobsMonitor:
     def poll_extraction(self, client: StitchClient, watch: ExtractionWatch) -> ExtractionOutcome | None:
         """One sensor poke: register the waiter for this check, answer, and keep it registered while pending."""
         self.watch(EXTRACTIONS, [watch.identity])
+        outcome = None
         try:
-            return self.check_extraction(client, watch)
+            outcome = self.check_extraction(client, watch)
+            return outcome
         finally:
-            with self._lock:
-                self._watchers[EXTRACTIONS].pop(watch.identity, None)
+            self.watchers.poked(EXTRACTIONS, [watch.identity], finished=outcome is not None)
 
     async def await_extraction(
         self, client: AsyncStitchClient, watch: ExtractionWatch, *, deadline: float | None = None
@@ -364,12 +331,12 @@ class JobsMonitor:
     def poll_loads(self, client: StitchClient, watch: LoadWatch) -> LoadOutcome | None:
         """One sensor poke for loads."""
         self.watch(LOADS, watch.identities)
+        outcome = None
         try:
-            return self.check_loads(client, watch)
+            outcome = self.check_loads(client, watch)
+            return outcome
         finally:
-            with self._lock:
-                for identity in watch.identities:
-                    self._watchers[LOADS].pop(identity, None)
+            self.watchers.poked(LOADS, watch.identities, finished=outcome is not None)
 
     async def await_loads(
         self, client: AsyncStitchClient, watch: LoadWatch, *, deadline: float | None = None
@@ -446,12 +413,18 @@ def account_key(base_url: str, client_id: int) -> str:
 
 
 def monitor_for(base_url: str, client_id: int, budget: JobsBudget, **options: Any) -> JobsMonitor:
-    """The process-wide monitor of an account (created on first use with ``options``)."""
+    """The process-wide monitor of an account (created on first use with ``options``).
+
+    It paces with the budget its callers pay from: when the connection changed (limit, window, store),
+    the monitor takes the new budget and keeps its snapshots.
+    """
     key = account_key(base_url, client_id)
     with _REGISTRY_LOCK:
         monitor = _REGISTRY.get(key)
         if monitor is None:
             monitor = _REGISTRY[key] = JobsMonitor(key, budget, **options)
+        elif not monitor.budget.same_as(budget):
+            monitor.budget = budget
         return monitor
 
 

@@ -1,0 +1,52 @@
+"""What speed a loopback server says its clock runs at (the offline emulator's ``X-Stitch-Emulator-Speed``).
+
+One small request without credentials, remembered for a short while per base URL, so a long-running
+process notices an emulator restarted at another speed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+
+from airflow_provider_stitch.api.settings import SPEED_HEADER, parse_speed_header
+
+#: Seconds a reported speed is reused before the server is asked again.
+SPEED_CACHE_SECONDS = 30.0
+
+_CACHE: dict[str, tuple[float, float | None]] = {}
+_LOCK = threading.Lock()
+
+
+class SpeedProbeError(RuntimeError):
+    """The server could not be asked for its speed (nothing listening, timeout)."""
+
+
+def reported_speed(base_url: str, *, timeout: float = 5.0) -> float | None:
+    """The speed the server at ``base_url`` reports, or None when it sends no speed header.
+
+    Sends ``GET <base_url>/`` with no token; any answer, even a 404, carries the emulator's header.
+
+    :param base_url: a checked API root on a loopback host.
+    :param timeout: seconds for the request.
+    :raises SpeedProbeError: when the server does not answer.
+    """
+    with _LOCK:
+        cached = _CACHE.get(base_url)
+        if cached is not None and time.monotonic() - cached[0] < SPEED_CACHE_SECONDS:
+            return cached[1]
+        try:
+            response = httpx.get(base_url.rstrip("/") + "/", timeout=timeout, follow_redirects=False)
+        except httpx.HTTPError as problem:
+            raise SpeedProbeError(f"{type(problem).__name__}: {problem}") from None
+        speed = parse_speed_header(response.headers.get(SPEED_HEADER))
+        _CACHE[base_url] = (time.monotonic(), speed)
+        return speed
+
+
+def forget_reported_speeds() -> None:
+    """Forget every remembered speed (tests; an emulator restarted at another speed)."""
+    with _LOCK:
+        _CACHE.clear()
