@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import math
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    pass
+from typing import Any
 
 EXTRACTIONS = "extractions"
 LOADS = "loads"
@@ -48,18 +46,61 @@ def _second(value: float | None) -> float | None:
     return None if value is None else float(math.floor(value))
 
 
+#: Seconds between the UUID epoch (1582-10-15) and the Unix epoch.
+_UUID_EPOCH_OFFSET = 12_219_292_800
+
+
+def job_started_at(job_name: str | None) -> float | None:
+    """When Stitch created a job, read from its name (``<client>.<source>.sync.<uuid1>``); None if unreadable.
+
+    Stitch names jobs with a time-based (version 1) UUID, so two job names of one source can be ordered
+    without any clock but Stitch's own.
+
+    :param job_name: a job name as ``start_sync`` or an extraction row gives it.
+    """
+    if not job_name:
+        return None
+    try:
+        tail = uuid.UUID(str(job_name).rsplit(".", 1)[-1])
+    except ValueError:
+        return None
+    if tail.version != 1:
+        return None
+    return tail.time / 1e7 - _UUID_EPOCH_OFFSET
+
+
+def is_newer_job(candidate: str | None, reference: str | None) -> bool | None:
+    """Whether job ``candidate`` was created after job ``reference``; None when their names cannot tell.
+
+    :param candidate: the job name in question.
+    :param reference: the job name it is compared with.
+    """
+    first, second = job_started_at(candidate), job_started_at(reference)
+    if first is None or second is None:
+        return None
+    return first > second
+
+
 @dataclass(frozen=True)
 class ExtractionWatch:
-    """The question "has this source's extraction finished?".
+    """The question "has this source's extraction finished?", anchored on what Stitch said.
+
+    A job name ``start_sync`` returned decides by itself. Without one (attached to a running job), the
+    answer is the first extraction that is not the one Stitch listed before the start.
 
     :param source_id: the source.
-    :param job_name: the job started for it; None to take the first extraction completing after ``after``.
-    :param after: epoch seconds when the job was started (or attached to).
+    :param job_name: the job ``start_sync`` returned; None when attached to a job Stitch did not name.
+    :param after: a time on Stitch's clock (epoch seconds) the extraction must have completed at or after;
+        only when a user gives one, never the worker's clock.
+    :param previous_job: job name of the source's extraction row listed before the start (None: no row).
+    :param previous_known: True when ``previous_job`` was read (False: nothing is known of it).
     """
 
     source_id: int
     job_name: str | None = None
     after: float | None = None
+    previous_job: str | None = None
+    previous_known: bool = False
 
     @property
     def identity(self) -> str:
@@ -73,12 +114,15 @@ class LoadWatch:
 
     :param source_name: the source's schema name (load rows carry it, not the id).
     :param streams: stream names to wait for.
-    :param after: epoch seconds the loads must be at or after (usually the extraction's completion).
+    :param after: time on Stitch's clock the loads must be at or after (the extraction's completion time).
+    :param errors_after: time on the monitor's clock from which a stream in error counts as failed (an
+        error read before it may be a previous run's); None counts every error.
     """
 
     source_name: str
     streams: tuple[str, ...]
     after: float | None = None
+    errors_after: float | None = None
 
     @property
     def identities(self) -> tuple[str, ...]:
@@ -162,29 +206,53 @@ def _extraction_finished(row: Any) -> bool:
     return any(s not in (None, 0) for s in statuses) or any(descriptions)
 
 
+def _is_other_job_newer(row: Any, watch: ExtractionWatch) -> bool:
+    """A finished row of another job than ours: was it created after ours (so it replaced ours)?"""
+    newer = is_newer_job(row.job_name, watch.job_name)
+    if newer is not None:
+        return newer
+    if watch.previous_known:
+        return row.job_name != watch.previous_job
+    if watch.after is not None:
+        started = to_epoch(row.start_time)
+        return started is not None and started >= (_second(watch.after) or 0.0)
+    return False
+
+
+def _is_after_previous(row: Any, watch: ExtractionWatch) -> bool:
+    """Without a job name: is this row of a job other than (and newer than) the one listed before?"""
+    if watch.previous_known:
+        if watch.previous_job is not None and row.job_name == watch.previous_job:
+            return False
+        newer = is_newer_job(row.job_name, watch.previous_job)
+        if newer is False:
+            return False
+    if watch.after is not None:
+        completed = to_epoch(row.completion_time)
+        return completed is not None and completed >= (_second(watch.after) or 0.0)
+    return True
+
+
 def decide_extraction(raw_row: dict[str, Any] | None, watch: ExtractionWatch) -> ExtractionOutcome | None:
     """Answer an :class:`ExtractionWatch` from the source's row in the extractions list (None = not yet).
 
-    With a job name, the row must carry it, or be of a job started at or after ``after`` (a newer job that
-    replaced ours before we saw it: the answer is taken from it). Without one, the row must have completed
-    at or after ``after``.
+    With a job name, the row must carry it, or be of a job created after it (a newer job that replaced
+    ours before we saw it: the answer is taken from it). Which job is newer is read from the job names
+    (Stitch's clock), else from the row listed before the start; never from the worker's clock.
+    Without a job name, the row must be of another job than the one listed before the start.
     """
     if raw_row is None:
         return None
     from airflow_provider_stitch.api.models import Extraction
 
     row = Extraction.model_validate(raw_row)
-    after = _second(watch.after)
     replaced = False
     if watch.job_name is not None and row.job_name != watch.job_name:
-        started = to_epoch(row.start_time)
-        if after is None or started is None or started < after:
+        if not _is_other_job_newer(row, watch):
             return None
         replaced = True
-    elif watch.job_name is None and after is not None:
-        completed = to_epoch(row.completion_time)
-        if completed is None or completed < after:
-            return None
+    elif watch.job_name is None and not _is_after_previous(row, watch):
+        return None
     if not _extraction_finished(row):
         return None
     if replaced:
@@ -225,8 +293,8 @@ def decide_loads(
 ) -> LoadOutcome | None:
     """Answer a :class:`LoadWatch` from the rows of its streams (None = not yet).
 
-    A stream in ``error_state`` fails the wait, but only when that row was read at or after ``after`` (an
-    error read before the extraction completed may be a previous run's).
+    A stream in ``error_state`` fails the wait, but only when that row was read (monitor clock) at or
+    after ``errors_after`` (an error read before the extraction completed may be a previous run's).
     """
     after = _second(watch.after)
     loaded: dict[str, float] = {}
@@ -236,7 +304,7 @@ def decide_loads(
             return None
         if raw.get("error_state"):
             read_at = checked_at.get(identity)
-            if after is None or (read_at is not None and read_at >= after):
+            if watch.errors_after is None or (read_at is not None and read_at >= watch.errors_after):
                 return LoadOutcome(
                     source_name=watch.source_name,
                     succeeded=False,
@@ -252,11 +320,56 @@ def decide_loads(
     return LoadOutcome(source_name=watch.source_name, succeeded=True, loaded_at=loaded)
 
 
+class UnknownStreamError(ValueError):
+    """Stream names that match no stream of the source (or several), every one listed.
+
+    :param problems: one sentence per name.
+    """
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
 def stream_names_of(requested: Iterable[str], streams: Iterable[Any]) -> tuple[str, ...]:
-    """The load-row names of the requested streams: a ``tap_stream_id`` (what the stream selection operator
-    returns, e.g. ``shop-public-orders``) becomes its stream's ``stream_name``; other names pass unchanged."""
-    by_tap_id = {s.tap_stream_id: s.stream_name for s in streams if s.tap_stream_id and s.stream_name}
-    return tuple(dict.fromkeys(by_tap_id.get(name, name) for name in requested))
+    """The load-row names (``stream_name``) of the requested streams.
+
+    A stream may be named by its ``stream_name``, its ``tap_stream_id`` (what the stream selection operator
+    returns, e.g. ``shop-public-orders``) or a dash-joined tail of it (``public-orders``), the same rule as
+    stream selection.
+
+    :param requested: names as the user wrote them.
+    :param streams: the source's streams (``tap_stream_id`` and ``stream_name``).
+    :raises UnknownStreamError: naming every stream that matches none, or several with different names.
+    """
+    from airflow_provider_stitch.api.stream_selection import (
+        DiscoveredStream,
+        StreamRequest,
+        StreamSelectionError,
+        resolve_names,
+    )
+
+    listed = [s for s in streams if s.stream_name]
+    by_tap_id = {str(s.tap_stream_id or s.stream_name): str(s.stream_name) for s in listed}
+    discovered = [
+        DiscoveredStream(stream_id=number, tap_stream_id=tap_id, stream_name=name)
+        for number, (tap_id, name) in enumerate(by_tap_id.items())
+    ]
+    names: list[str] = []
+    problems: list[str] = []
+    for name in requested:
+        if name in by_tap_id.values():
+            names.append(name)
+            continue
+        try:
+            (tap_stream_id,) = resolve_names({name: StreamRequest()}, discovered)
+        except StreamSelectionError as error:
+            problems.extend(error.problems)
+            continue
+        names.append(by_tap_id[tap_stream_id])
+    if problems:
+        raise UnknownStreamError(problems)
+    return tuple(dict.fromkeys(names))
 
 
 def selected_stream_names(streams: Iterable[Any]) -> tuple[str, ...]:

@@ -1,0 +1,159 @@
+"""Starting a sync so that the task knows its own job, even when an answer is lost on the way.
+
+``POST /v4/sources/{id}/sync`` is not idempotent: a resend after a lost answer either meets the job the
+first attempt started (``already_running``) or, when that job was shorter than the pause, starts a second
+one. So the start is sent one attempt at a time; after an attempt that may have reached Stitch, the
+source's extraction row is read again first: a row that was not there before the start is this task's own
+job, finished already, and nothing is resent. An ``already_running`` answer after such an attempt is this
+task's own job too, not a reason to fail or skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from airflow_provider_stitch.api.errors import StitchAPIError, StitchTransportError
+from airflow_provider_stitch.api.jobs.decisions import EXTRACTIONS, ExtractionWatch, is_newer_job
+
+if TYPE_CHECKING:
+    from airflow_provider_stitch.api.client import StitchClient
+    from airflow_provider_stitch.api.jobs.monitor import JobsMonitor
+    from airflow_provider_stitch.api.models import SyncJob
+
+#: Statuses worth another attempt of the start (Stitch busy or failing).
+RESEND_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RowBeforeStart:
+    """The source's extraction row as Stitch listed it before the start.
+
+    :param source_id: the source.
+    :param known: True when the row (or its absence) was read.
+    :param job_name: the listed job's name (None: no row).
+    """
+
+    source_id: int
+    known: bool
+    job_name: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncStart:
+    """What the start led to.
+
+    :param job_name: this task's job, when Stitch named it (or its row appeared after a lost answer).
+    :param already_running: another job was running, so none was started.
+    :param own: the job was started by this task although its answer was lost.
+    :param message: Stitch's message of an ``already_running`` answer.
+    :param attempts: starts sent.
+    """
+
+    job_name: str | None
+    already_running: bool = False
+    own: bool = False
+    message: str | None = None
+    attempts: int = 1
+
+
+def read_row_before_start(client: StitchClient, monitor: JobsMonitor, source_id: int) -> RowBeforeStart:
+    """Read the source's extraction row, fresh unless the shared snapshot read it within ``min_interval``.
+
+    :param client: the task's client (pays the Jobs request when one is needed and the budget allows).
+    :param monitor: the account's monitor.
+    :param source_id: the source.
+    """
+    identity = str(int(source_id))
+    monitor.watch(EXTRACTIONS, [identity])
+    try:
+        monitor.check_extraction(client, ExtractionWatch(int(source_id)))
+        snapshot = monitor.snapshots[EXTRACTIONS]
+        last_read = snapshot.checked.get(identity)
+        if last_read is None or monitor.now() - last_read >= monitor.min_interval:
+            monitor.refresh(client, EXTRACTIONS)
+    finally:
+        monitor.unwatch(EXTRACTIONS, [identity])
+    snapshot = monitor.snapshots[EXTRACTIONS]
+    if identity not in snapshot.checked:
+        return RowBeforeStart(int(source_id), known=False)
+    row = snapshot.rows.get(identity)
+    return RowBeforeStart(int(source_id), known=True, job_name=(row or {}).get("job_name"))
+
+
+def job_finished_since(client: StitchClient, monitor: JobsMonitor, before: RowBeforeStart) -> str | None:
+    """The job of a row Stitch lists now that it did not list before the start (None: no such row).
+
+    :param client: the task's client.
+    :param monitor: the account's monitor.
+    :param before: the row read before the start.
+    """
+    if not before.known:
+        return None
+    identity = str(before.source_id)
+    monitor.watch(EXTRACTIONS, [identity])
+    try:
+        monitor.refresh(client, EXTRACTIONS)
+    finally:
+        monitor.unwatch(EXTRACTIONS, [identity])
+    row = monitor.snapshots[EXTRACTIONS].rows.get(identity) or {}
+    name = row.get("job_name")
+    if not name or name == before.job_name or is_newer_job(name, before.job_name) is False:
+        return None
+    return str(name)
+
+
+def _may_have_started(problem: Exception) -> bool:
+    """True when the failed attempt may have reached Stitch and started a job."""
+    if isinstance(problem, StitchTransportError):
+        return problem.request_sent is not False
+    if isinstance(problem, StitchAPIError):
+        return problem.status != 429
+    return False
+
+
+def _worth_resending(problem: Exception) -> bool:
+    if isinstance(problem, StitchTransportError):
+        return not problem.permanent
+    return isinstance(problem, StitchAPIError) and problem.status in RESEND_STATUSES
+
+
+def start_own_sync(
+    start: Callable[[], SyncJob],
+    finished_since: Callable[[], str | None],
+    *,
+    attempts: int,
+    pause: Callable[[int], None],
+) -> SyncStart:
+    """Send the start one attempt at a time, recognising this task's own job after a lost answer.
+
+    :param start: sends one ``POST .../sync`` (no retries of its own).
+    :param finished_since: the job of a row that appeared since the start was first sent, else None.
+    :param attempts: starts to send at most.
+    :param pause: waits before attempt number ``n + 1`` (given ``n``).
+    :raises StitchError: the last attempt's failure, or a failure not worth resending.
+    """
+    maybe_started = False
+    for number in range(1, max(1, attempts) + 1):
+        if maybe_started:
+            adopted = finished_since()
+            if adopted is not None:
+                return SyncStart(adopted, own=True, attempts=number - 1)
+        try:
+            job = start()
+        except (StitchTransportError, StitchAPIError) as problem:
+            if number >= attempts or not _worth_resending(problem):
+                raise
+            maybe_started = maybe_started or _may_have_started(problem)
+            pause(number)
+            continue
+        if job.already_running and maybe_started:
+            return SyncStart(None, own=True, message=job.message, attempts=number)
+        return SyncStart(
+            job.job_name, already_running=job.already_running, message=job.message, attempts=number
+        )
+    raise AssertionError("the start loop ended without an answer")  # pragma: no cover
+
+
+__all__ = ["RowBeforeStart", "SyncStart", "job_finished_since", "read_row_before_start", "start_own_sync"]
