@@ -336,6 +336,8 @@ class JobsBudget:
         self.backend: BudgetBackend = backend if backend is not None else process_backend()
         self._injected_clock = clock
         self.clock: Callable[[], float] = clock if clock is not None else self.backend.now
+        #: measures how long acquire() waited: the injected timeline, else this process's monotonic clock.
+        self._elapsed: Callable[[], float] = clock if clock is not None else time.monotonic
         self.sleep = sleep
 
     def __repr__(self) -> str:
@@ -380,12 +382,12 @@ class JobsBudget:
 
         :param max_wait: seconds this call may wait for a token.
         """
-        deadline = time.monotonic() + max_wait
+        deadline = self._elapsed() + max_wait
         while True:
             wait = self._take()
             if wait == 0.0:
                 return
-            if time.monotonic() + wait > deadline:
+            if self._elapsed() + wait > deadline:
                 raise self._exhausted(wait)
             self.sleep(wait)
 
@@ -394,12 +396,12 @@ class JobsBudget:
 
         :param max_wait: seconds this call may wait for a token.
         """
-        deadline = time.monotonic() + max_wait
+        deadline = self._elapsed() + max_wait
         while True:
             wait = await asyncio.to_thread(self._take)
             if wait == 0.0:
                 return
-            if time.monotonic() + wait > deadline:
+            if self._elapsed() + wait > deadline:
                 raise self._exhausted(wait)
             await asyncio.sleep(wait)
 

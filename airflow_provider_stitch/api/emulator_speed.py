@@ -1,7 +1,8 @@
 """What speed a loopback server says its clock runs at (the offline emulator's ``X-Stitch-Emulator-Speed``).
 
-One small request without credentials, remembered for a short while per base URL, so a long-running
-process notices an emulator restarted at another speed.
+One small request without credentials to the emulator's control path (which it never counts, limits or
+faults), remembered for a short while per base URL, so a long-running process notices an emulator
+restarted at another speed. Only the header decides: a server that does not send it reports no speed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from airflow_provider_stitch.api.settings import SPEED_HEADER, parse_speed_heade
 
 #: Seconds a reported speed is reused before the server is asked again.
 SPEED_CACHE_SECONDS = 30.0
+#: Where the emulator answers about its clock (any answer of it carries the speed header).
+SPEED_PATH = "/__emulator__/speed"
 
 _CACHE: dict[str, tuple[float, float | None]] = {}
 _LOCK = threading.Lock()
@@ -27,7 +30,7 @@ class SpeedProbeError(RuntimeError):
 def reported_speed(base_url: str, *, timeout: float = 5.0) -> float | None:
     """The speed the server at ``base_url`` reports, or None when it sends no speed header.
 
-    Sends ``GET <base_url>/`` with no token; any answer, even a 404, carries the emulator's header.
+    Sends ``GET <base_url>/__emulator__/speed`` with no token and reads the speed header of the answer.
 
     :param base_url: a checked API root on a loopback host.
     :param timeout: seconds for the request.
@@ -38,7 +41,7 @@ def reported_speed(base_url: str, *, timeout: float = 5.0) -> float | None:
         if cached is not None and time.monotonic() - cached[0] < SPEED_CACHE_SECONDS:
             return cached[1]
         try:
-            response = httpx.get(base_url.rstrip("/") + "/", timeout=timeout, follow_redirects=False)
+            response = httpx.get(base_url.rstrip("/") + SPEED_PATH, timeout=timeout, follow_redirects=False)
         except httpx.HTTPError as problem:
             raise SpeedProbeError(f"{type(problem).__name__}: {problem}") from None
         speed = parse_speed_header(response.headers.get(SPEED_HEADER))

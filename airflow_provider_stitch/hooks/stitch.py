@@ -34,8 +34,9 @@ class StitchHook(BaseHook):
     emulator at ``http://127.0.0.1:8765``). Extras: ``stitch_client_id``, ``partner_id``,
     ``partner_secret``, ``jobs_budget`` (requests per 10 minutes, at most 30), ``budget_backend``
     (``memory``, ``sqlite`` or ``redis``), ``budget_location`` (SQLite path or Redis URL) and
-    ``emulator_speed`` (the ``--speed`` of an offline emulator on a loopback host, so the Jobs budget
-    counts its faster window).
+    ``emulator_speed`` (optional: a loopback emulator reports its own speed and the budget counts its
+    faster window from that; a configured speed the emulator does not confirm is refused). The extras
+    are read each time a client is built, so a long-running triggerer follows a changed connection.
 
     :param stitch_conn_id: connection id.
     :param timeout: seconds per request.

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from airflow_provider_stitch.api.jobs.snapshots import KINDS
@@ -71,7 +72,7 @@ class WaiterRegistry:
         key, at = self._key(kind), budget.injected_now()
         for identity in identities:
             if self._store_call(
-                "share", lambda i=identity: budget.backend.announce(key, self._member(i), ttl, at)
+                "share", partial(budget.backend.announce, key, self._member(identity), ttl, at)
             ):
                 with self._lock:
                     self._announced_at[kind][identity] = time.monotonic()
@@ -82,7 +83,7 @@ class WaiterRegistry:
         for identity in identities:
             with self._lock:
                 self._announced_at[kind].pop(identity, None)
-            self._store_call("withdraw", lambda i=identity: budget.backend.withdraw(key, self._member(i)))
+            self._store_call("withdraw", partial(budget.backend.withdraw, key, self._member(identity)))
 
     def watch(self, kind: str, identities: Iterable[str]) -> None:
         """Count a waiter on these rows; announce the rows this process was not watching yet.
