@@ -20,7 +20,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_stitch.api.models import Stream
 
 REPLICATION_METHODS = ("FULL_TABLE", "INCREMENTAL", "LOG_BASED")
 #: The method used for a database stream selected with ``True`` when none is set yet.
@@ -67,6 +70,26 @@ class DiscoveredStream:
     metadata: dict[str, Any] = field(default_factory=dict)
     fields: dict[str, Any] = field(default_factory=dict)
     field_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_listing(cls, stream: Stream) -> DiscoveredStream:
+        """A stream of ``GET /v4/sources/{id}/streams`` (fields are read later, only where needed).
+
+        :param stream: the listed stream; missing names fall back to the tap_stream_id, then the id.
+        """
+        return cls(
+            stream_id=stream.stream_id,
+            tap_stream_id=stream.tap_stream_id or str(stream.stream_id),
+            stream_name=stream.stream_name or stream.tap_stream_id or str(stream.stream_id),
+            selected=stream.selected,
+            metadata=dict(stream.metadata),
+        )
+
+    @property
+    def replication_method(self) -> str | None:
+        """The method set on the stream, else the one Stitch imposes; ``None`` when neither is known."""
+        value = self.metadata.get("replication-method") or self.forced_method
+        return str(value) if value else None
 
     @property
     def is_view(self) -> bool:
@@ -216,6 +239,18 @@ def resolve_names(
     if problems:
         raise StreamSelectionError(problems)
     return resolved
+
+
+def name_for_spec(stream: DiscoveredStream, discovered: Iterable[DiscoveredStream]) -> str:
+    """The name that designates ``stream`` in a selection spec: its stream_name unless that is ambiguous.
+
+    :param stream: one of ``discovered``.
+    :param discovered: every stream of the source (the name must resolve to ``stream`` alone).
+    """
+    others = [s for s in discovered if s.tap_stream_id != stream.tap_stream_id]
+    if any(s.stream_name == stream.stream_name or s.tap_stream_id == stream.stream_name for s in others):
+        return stream.tap_stream_id
+    return stream.stream_name
 
 
 def _is_key_type(schema: Mapping[str, Any]) -> bool:

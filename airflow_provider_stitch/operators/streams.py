@@ -130,10 +130,4 @@ def _discovered(stream: Stream) -> DiscoveredStream:
     """A listed stream as the planner's input (fields are read later, only for selected streams)."""
     from airflow_provider_stitch.api.stream_selection import DiscoveredStream
 
-    return DiscoveredStream(
-        stream_id=stream.stream_id,
-        tap_stream_id=stream.tap_stream_id or str(stream.stream_id),
-        stream_name=stream.stream_name or stream.tap_stream_id or str(stream.stream_id),
-        selected=stream.selected,
-        metadata=dict(stream.metadata),
-    )
+    return DiscoveredStream.from_listing(stream)
