@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -56,6 +56,7 @@ class DestinationLike(Protocol):
 class StreamLike(Protocol):
     """The fields of a Stitch stream that lineage reads (``api.models.Stream`` has them)."""
 
+    stream_id: int
     tap_stream_id: str | None
     stream_name: str | None
     selected: bool | None
@@ -72,11 +73,54 @@ class TableLocation:
 
 
 @dataclass(frozen=True)
-class ReplicationLineage:
-    """What one Stitch source replicates: input streams and the destination tables, in the same order."""
+class SchemaField:
+    """One replicated column: its name and JSON-schema type (``None`` when the schema gives none)."""
 
-    inputs: list[TableLocation] = field(default_factory=list)
-    outputs: list[TableLocation] = field(default_factory=list)
+    name: str
+    type: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamLineage:
+    """One replicated stream: where it is read, where it lands, and the columns selected for it.
+
+    :param names: the names a task may give the stream (``stream_name`` and ``tap_stream_id``).
+    :param source_table: where the stream is read from.
+    :param destination_table: where it loads to; None when the destination is unknown.
+    :param fields: the selected columns; empty when the stream's schema was not read.
+    """
+
+    names: frozenset[str]
+    source_table: TableLocation
+    destination_table: TableLocation | None = None
+    fields: tuple[SchemaField, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReplicationLineage:
+    """What one Stitch source replicates, stream by stream, in the order Stitch lists the streams."""
+
+    streams: tuple[StreamLineage, ...] = ()
+
+    @property
+    def inputs(self) -> list[TableLocation]:
+        """The source tables of every stream."""
+        return [stream.source_table for stream in self.streams]
+
+    @property
+    def outputs(self) -> list[TableLocation]:
+        """The destination tables of every stream whose destination is known."""
+        return [stream.destination_table for stream in self.streams if stream.destination_table is not None]
+
+    def landed(self, stream_names: Collection[str]) -> ReplicationLineage:
+        """The same inputs, with destination tables kept only for the streams that are known to have loaded."""
+        wanted = set(stream_names)
+        return ReplicationLineage(
+            tuple(
+                stream if stream.names & wanted else replace(stream, destination_table=None)
+                for stream in self.streams
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -312,43 +356,86 @@ def selects_streams(source: SourceLike) -> bool:
     return any(getattr(step, "type", None) == "field_selection" for step in steps)
 
 
+class SchemaLike(Protocol):
+    """The parts of a stream's schema that lineage reads (``api.models.StreamSchema`` has them)."""
+
+    json_schema: dict[str, Any]
+
+    def field_metadata(self, field_name: str) -> dict[str, Any] | None: ...
+
+
+def _json_type(definition: Any) -> str | None:
+    """The first non-null JSON type of a property definition (``["null", "integer"]`` gives ``integer``)."""
+    if not isinstance(definition, Mapping):
+        return None
+    kinds = definition.get("type")
+    if isinstance(kinds, str):
+        return kinds
+    if isinstance(kinds, list):
+        return next((str(kind) for kind in kinds if kind != "null"), None)
+    return None
+
+
+def selected_fields(schema: SchemaLike) -> tuple[SchemaField, ...]:
+    """The columns of a stream that replicate: automatic ones, and those selected (or selected by default)."""
+    properties = (schema.json_schema or {}).get("properties") or {}
+    chosen: list[SchemaField] = []
+    for name, definition in properties.items() if isinstance(properties, Mapping) else ():
+        metadata = schema.field_metadata(str(name)) or {}
+        inclusion = metadata.get("inclusion")
+        if inclusion == "unsupported":
+            continue
+        picked = metadata.get("selected", metadata.get("selected-by-default", False))
+        if inclusion == "automatic" or picked is True:
+            chosen.append(SchemaField(name=str(name), type=_json_type(definition)))
+    return tuple(chosen)
+
+
 def replication_lineage(
     source: SourceLike,
     destination: DestinationLike | None,
     streams: Iterable[StreamLike],
     *,
     stream_names: Collection[str] | None = None,
+    schemas: Mapping[int, SchemaLike] | None = None,
 ) -> ReplicationLineage:
-    """Inputs (selected streams) and outputs (their destination tables) of one source's replication.
+    """Each replicated stream of one source: its source table, destination table and selected columns.
 
-    Args:
-        source: the Stitch source; its ``name`` is the destination schema.
-        destination: the account's destination; None yields inputs only.
-        streams: the source's streams; unselected ones are left out when the type selects streams.
-        stream_names: keep only these streams (``stream_name`` or ``tap_stream_id``); None keeps all.
+    :param source: the Stitch source; its ``name`` is the destination schema.
+    :param destination: the account's destination; None yields no destination tables.
+    :param streams: the source's streams; unselected ones are left out when the type selects streams.
+    :param stream_names: keep only these streams (``stream_name`` or ``tap_stream_id``); None keeps all.
+    :param schemas: stream schemas by ``stream_id``, for the selected columns; streams without one get none.
     """
-    inputs: list[TableLocation] = []
-    outputs: list[TableLocation] = []
-    schema = source.name or f"source_{source.id}"
+    schema_name = source.name or f"source_{source.id}"
     wanted = None if stream_names is None else set(stream_names)
     only_selected = selects_streams(source)
+    chosen: list[StreamLineage] = []
     for stream in streams:
         if only_selected and not is_selected(stream):
             continue
-        if wanted is not None and not wanted.intersection((stream.stream_name, stream.tap_stream_id)):
+        names = frozenset(name for name in (stream.stream_name, stream.tap_stream_id) if name)
+        if wanted is not None and not names & wanted:
             continue
-        inputs.append(source_dataset(source, stream))
+        target = None
         if destination is not None:
-            outputs.append(
-                destination_dataset(
-                    destination.type,
-                    destination.properties,
-                    schema,
-                    destination_table_name(source, stream),
-                    destination_id=destination.id,
-                )
+            target = destination_dataset(
+                destination.type,
+                destination.properties,
+                schema_name,
+                destination_table_name(source, stream),
+                destination_id=destination.id,
             )
-    return ReplicationLineage(inputs=inputs, outputs=outputs)
+        stream_schema = (schemas or {}).get(getattr(stream, "stream_id", -1))
+        chosen.append(
+            StreamLineage(
+                names=names,
+                source_table=source_dataset(source, stream),
+                destination_table=target,
+                fields=selected_fields(stream_schema) if stream_schema is not None else (),
+            )
+        )
+    return ReplicationLineage(tuple(chosen))
 
 
 class LineageReader(Protocol):
@@ -357,6 +444,8 @@ class LineageReader(Protocol):
     def get_source(self, source_id: int) -> Any: ...
 
     def list_streams(self, source_id: int) -> Any: ...
+
+    def get_stream_schema(self, source_id: int, stream_id: int) -> Any: ...
 
     def list_destinations(self) -> Any: ...
 
@@ -375,30 +464,40 @@ def account_destination(
 def fetch_replication_lineage(
     reader: LineageReader, source_id: int, *, stream_names: Collection[str] | None = None
 ) -> ReplicationLineage:
-    """Lineage of one source from three non-Jobs requests: the source, its streams, the destinations.
+    """Lineage of one source from non-Jobs requests: the source, its streams, their schemas, the destinations.
 
-    Args:
-        reader: a Stitch client (nothing here touches the Jobs endpoints or their budget).
-        source_id: the Stitch source.
-        stream_names: keep only these streams; None keeps every selected stream.
+    :param reader: a Stitch client (nothing here touches the Jobs endpoints or their budget).
+    :param source_id: the Stitch source.
+    :param stream_names: keep only these streams; None keeps every selected stream.
     """
     source = reader.get_source(source_id)
-    streams = reader.list_streams(source_id)
+    streams = list(reader.list_streams(source_id))
     destination = account_destination(reader.list_destinations(), source)
-    return replication_lineage(source, destination, streams, stream_names=stream_names)
+    bare = replication_lineage(source, destination, streams, stream_names=stream_names)
+    covered = {name for stream in bare.streams for name in stream.names}
+    schemas = {
+        stream.stream_id: reader.get_stream_schema(source_id, stream.stream_id)
+        for stream in streams
+        if covered & {stream.stream_name, stream.tap_stream_id}
+    }
+    return replication_lineage(source, destination, streams, stream_names=stream_names, schemas=schemas)
 
 
 def to_operator_lineage(lineage: ReplicationLineage) -> OperatorLineage:
-    """The OpenLineage provider's ``OperatorLineage`` for ``lineage`` (needs the ``openlineage`` extra)."""
-    from airflow.providers.common.compat.openlineage.facet import Dataset
+    """The OpenLineage provider's ``OperatorLineage`` for ``lineage`` (needs the ``openlineage`` extra).
+
+    Every dataset carries the datasource facet and, when the columns are known, the schema facet; each
+    destination table carries column lineage from its source table's columns (Stitch copies them as they are).
+    """
     from airflow.providers.openlineage.extractors import OperatorLineage
 
+    from airflow_provider_stitch.lineage_facets import input_dataset, output_dataset
+
+    outputs = {}
+    for stream in lineage.streams:
+        if stream.destination_table is not None and stream.destination_table not in outputs:
+            outputs[stream.destination_table] = output_dataset(stream)
     return OperatorLineage(
-        inputs=[Dataset(namespace=item.namespace, name=item.name) for item in lineage.inputs],
-        outputs=[Dataset(namespace=item.namespace, name=item.name) for item in _unique(lineage.outputs)],
+        inputs=[input_dataset(stream) for stream in lineage.streams],
+        outputs=list(outputs.values()),
     )
-
-
-def _unique(locations: Iterable[TableLocation]) -> list[TableLocation]:
-    """``locations`` without repeats, first occurrence kept (two streams may load one table)."""
-    return list(dict.fromkeys(locations))

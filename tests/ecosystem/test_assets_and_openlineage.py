@@ -13,7 +13,13 @@ from airflow_provider_stitch.assets import (
     lineage_assets,
     stitch_table_asset,
 )
-from airflow_provider_stitch.lineage import ReplicationLineage, TableLocation, to_operator_lineage
+from airflow_provider_stitch.lineage import (
+    ReplicationLineage,
+    SchemaField,
+    StreamLineage,
+    TableLocation,
+    to_operator_lineage,
+)
 
 WAREHOUSE = {"host": "warehouse.example.com", "port": 5432, "database": "analytics", "password": "hidden-pw"}
 
@@ -24,6 +30,23 @@ def location(table: str) -> TableLocation:
         namespace="postgres://warehouse.example.com:5432",
         name=f"analytics.shop.{table}",
         asset_uri=f"postgres://warehouse.example.com:5432/analytics/shop/{table}",
+    )
+
+
+SOURCE_TABLE = TableLocation(
+    "postgres://src:5432", "orders.public.customers", "postgres://src:5432/orders/public/customers"
+)
+
+
+def loaded_into(*tables: str) -> ReplicationLineage:
+    """A lineage whose streams load into the named destination tables (one stream per table)."""
+    return ReplicationLineage(
+        tuple(
+            StreamLineage(
+                names=frozenset({table}), source_table=SOURCE_TABLE, destination_table=location(table)
+            )
+            for table in tables
+        )
     )
 
 
@@ -67,7 +90,7 @@ def test_table_asset_is_usable_as_outlet_and_schedule() -> None:
 
 
 def test_lineage_assets_are_distinct_and_ordered() -> None:
-    lineage = ReplicationLineage(outputs=[location("b"), location("a"), location("b")])
+    lineage = loaded_into("b", "a", "b")
     assert [asset.uri for asset in lineage_assets(lineage)] == [
         "postgres://warehouse.example.com:5432/analytics/shop/b",
         "postgres://warehouse.example.com:5432/analytics/shop/a",
@@ -80,7 +103,7 @@ def test_attach_to_aliases_adds_every_table_to_every_alias() -> None:
     loads, audit = AssetAlias("stitch-loads"), AssetAlias("stitch-audit")
     static = stitch_table_asset("postgres", WAREHOUSE, "shop", "static")
     events = RecordingOutletEvents()
-    lineage = ReplicationLineage(outputs=[location("orders"), location("customers")])
+    lineage = loaded_into("orders", "customers")
     added = attach_to_aliases({"outlet_events": events}, [static, loads, audit], lineage)
     assert added == 4
     assert asset_aliases([static, loads]) == [loads]
@@ -93,21 +116,24 @@ def test_attach_to_aliases_adds_every_table_to_every_alias() -> None:
 
 
 def test_attach_without_alias_touches_nothing() -> None:
-    assert attach_to_aliases({}, [], ReplicationLineage(outputs=[location("x")])) == 0
+    assert attach_to_aliases({}, [], loaded_into("x")) == 0
 
 
 def test_to_operator_lineage_builds_provider_datasets() -> None:
     pytest.importorskip("airflow.providers.openlineage")
     from airflow.providers.openlineage.extractors import OperatorLineage
 
-    source = TableLocation(
-        "postgres://src:5432", "orders.public.customers", "postgres://src:5432/orders/public/customers"
+    lineage = ReplicationLineage(
+        (
+            StreamLineage(frozenset({"customers"}), SOURCE_TABLE, location("customers")),
+            StreamLineage(frozenset({"customers_copy"}), SOURCE_TABLE, location("customers")),
+        )
     )
-    lineage = ReplicationLineage(inputs=[source], outputs=[location("customers"), location("customers")])
-    result = to_operator_lineage(lineage)
+    result = to_operator_lineage(lineage.landed({"customers"}))
     assert isinstance(result, OperatorLineage)
     assert [(item.namespace, item.name) for item in result.inputs] == [
-        ("postgres://src:5432", "orders.public.customers")
+        ("postgres://src:5432", "orders.public.customers"),
+        ("postgres://src:5432", "orders.public.customers"),
     ]
     assert [(item.namespace, item.name) for item in result.outputs] == [
         ("postgres://warehouse.example.com:5432", "analytics.shop.customers")
@@ -124,9 +150,7 @@ def test_attach_records_alias_events_with_airflows_own_accessors() -> None:
 
     alias = AssetAlias("stitch-shop")
     accessors = OutletEventAccessors()
-    added = attach_to_aliases(
-        {"outlet_events": accessors}, [alias], ReplicationLineage(outputs=[location("orders")])
-    )
+    added = attach_to_aliases({"outlet_events": accessors}, [alias], loaded_into("orders"))
     accessor = accessors[alias]
     recorded = getattr(accessor, "asset_alias_events", None) or accessor.dataset_alias_events
     uris = [
@@ -134,3 +158,33 @@ def test_attach_records_alias_events_with_airflows_own_accessors() -> None:
         for event in recorded
     ]
     assert (added, uris) == (1, ["postgres://warehouse.example.com:5432/analytics/shop/orders"])
+
+
+def test_only_landed_streams_become_outputs() -> None:
+    lineage = loaded_into("orders", "customers")
+    assert [item.name for item in lineage.landed({"orders"}).outputs] == ["analytics.shop.orders"]
+    assert lineage.landed(set()).outputs == []
+    assert lineage.landed(set()).inputs == lineage.inputs
+
+
+def test_datasets_carry_schema_datasource_and_column_lineage_facets() -> None:
+    pytest.importorskip("airflow.providers.openlineage")
+    stream = StreamLineage(
+        names=frozenset({"customers"}),
+        source_table=SOURCE_TABLE,
+        destination_table=location("customers"),
+        fields=(SchemaField("id", "integer"), SchemaField("email", "string")),
+    )
+    result = to_operator_lineage(ReplicationLineage((stream,)))
+    source, target = result.inputs[0], result.outputs[0]
+    assert [(f.name, f.type) for f in source.facets["schema"].fields] == [
+        ("id", "integer"),
+        ("email", "string"),
+    ]
+    assert source.facets["dataSource"].name == "postgres://src:5432"
+    assert target.facets["dataSource"].uri == "postgres://warehouse.example.com:5432"
+    column = target.facets["columnLineage"].fields["email"]
+    assert [(f.namespace, f.name, f.field) for f in column.inputFields] == [
+        ("postgres://src:5432", "orders.public.customers", "email")
+    ]
+    assert column.transformationType == "IDENTITY"

@@ -1,6 +1,8 @@
-"""Lineage is read with three non-Jobs requests and never spends the Jobs budget."""
+"""Lineage is read with non-Jobs requests (source, streams, destinations, covered schemas) and no Jobs budget."""
 
 from __future__ import annotations
+
+import json
 
 import responses
 
@@ -30,6 +32,17 @@ STREAMS = [
     },
     {"stream_id": 2, "tap_stream_id": "shop-public-carts", "stream_name": "carts", "selected": None},
 ]
+ORDERS_SCHEMA = {
+    "schema": json.dumps(
+        {"type": "object", "properties": {"id": {"type": "integer"}, "total": {"type": ["null", "number"]}}}
+    ),
+    "metadata": [
+        {"breadcrumb": [], "metadata": {"selected": True}},
+        {"breadcrumb": ["properties", "id"], "metadata": {"inclusion": "automatic"}},
+        {"breadcrumb": ["properties", "total"], "metadata": {"selected": True}},
+    ],
+    "non-discoverable-metadata-keys": [],
+}
 DESTINATIONS = [
     {
         "id": 1,
@@ -42,10 +55,11 @@ DESTINATIONS = [
 
 
 @responses.activate
-def test_three_plain_requests_and_no_jobs_budget() -> None:
+def test_plain_requests_only_and_no_jobs_budget() -> None:
     responses.get(f"{BASE}/v4/sources/120643", json=SOURCE)
     responses.get(f"{BASE}/v4/sources/120643/streams", json=STREAMS)
     responses.get(f"{BASE}/v4/destinations", json=DESTINATIONS)
+    responses.get(f"{BASE}/v4/sources/120643/streams/1", json=ORDERS_SCHEMA)
     budget = JobsBudget(116078, backend=InMemoryBudgetBackend())
     client = StitchClient(TOKEN, client_id=116078, budget=budget)
 
@@ -55,6 +69,7 @@ def test_three_plain_requests_and_no_jobs_budget() -> None:
         f"{BASE}/v4/sources/120643",
         f"{BASE}/v4/sources/120643/streams",
         f"{BASE}/v4/destinations",
+        f"{BASE}/v4/sources/120643/streams/1",
     ]
     assert budget.used() == 0
     assert [(item.namespace, item.name) for item in lineage.inputs] == [
@@ -62,6 +77,10 @@ def test_three_plain_requests_and_no_jobs_budget() -> None:
     ]
     assert [(item.namespace, item.name) for item in lineage.outputs] == [
         ("snowflake://acme", "RAW.SHOP_DB.ORDERS")
+    ]
+    assert [(item.name, item.type) for item in lineage.streams[0].fields] == [
+        ("id", "integer"),
+        ("total", "number"),
     ]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_stitch.api.errors import StitchError
-from airflow_provider_stitch.api.models import Destination, Source, Stream
+from airflow_provider_stitch.api.models import Destination, Source, Stream, StreamSchema
 from airflow_provider_stitch.lineage_mixin import ReplicationLineageMixin
 
 pytest.importorskip("airflow.providers.openlineage")
@@ -18,6 +18,26 @@ STREAMS = [
     Stream(stream_id=1, stream_name="leads", selected=True, metadata={"schema-name": "public"}),
     Stream(stream_id=2, stream_name="notes", selected=False, metadata={"schema-name": "public"}),
 ]
+
+
+LEADS_SCHEMA = StreamSchema(
+    json_schema={
+        "type": "object",
+        "properties": {
+            "id": {"type": ["null", "integer"]},
+            "email": {"type": ["null", "string"]},
+            "notes": {"type": ["null", "string"]},
+            "blob": {"type": ["null", "string"]},
+        },
+    },
+    metadata=[
+        {"breadcrumb": [], "metadata": {"selected": True}},
+        {"breadcrumb": ["properties", "id"], "metadata": {"inclusion": "automatic"}},
+        {"breadcrumb": ["properties", "email"], "metadata": {"selected": True}},
+        {"breadcrumb": ["properties", "notes"], "metadata": {"selected": False, "selected-by-default": True}},
+        {"breadcrumb": ["properties", "blob"], "metadata": {"inclusion": "unsupported", "selected": True}},
+    ],
+)
 
 
 class RecordingReader:
@@ -36,6 +56,10 @@ class RecordingReader:
     def list_streams(self, source_id: int) -> list[Stream]:
         self.calls.append(f"list_streams({source_id})")
         return STREAMS
+
+    def get_stream_schema(self, source_id: int, stream_id: int) -> StreamSchema:
+        self.calls.append(f"get_stream_schema({source_id}, {stream_id})")
+        return LEADS_SCHEMA
 
     def list_destinations(self) -> list[Destination]:
         self.calls.append("list_destinations()")
@@ -66,6 +90,7 @@ def test_openlineage_default_extractor_reports_streams_and_tables() -> None:
 
     reader = RecordingReader()
     task = make_task(reader)
+    task.record_landed_streams(["leads"])
     extractor = ExtractorManager()._get_extractor(task)
     assert type(extractor).__name__ == "DefaultExtractor"
     metadata = extractor.extract_on_complete(None)
@@ -73,13 +98,40 @@ def test_openlineage_default_extractor_reports_streams_and_tables() -> None:
         ("postgres://crm.db:5432", "crm.public.leads")
     ]
     assert [(item.namespace, item.name) for item in metadata.outputs] == [("bigquery", "acme.crm.leads")]
-    assert reader.calls == ["get_source(9)", "list_streams(9)", "list_destinations()"]
+    assert [field.name for field in metadata.outputs[0].facets["schema"].fields] == ["id", "email"]
+    assert reader.calls == [
+        "get_source(9)",
+        "list_streams(9)",
+        "list_destinations()",
+        "get_stream_schema(9, 1)",
+    ]
+
+
+def test_nothing_landed_means_inputs_only_on_complete_and_on_failure() -> None:
+    from airflow.providers.openlineage.extractors.manager import ExtractorManager
+
+    task = make_task(RecordingReader())
+    extractor = ExtractorManager()._get_extractor(task)
+    for metadata in (extractor.extract_on_complete(None), extractor.extract_on_failure(None)):
+        assert [item.name for item in metadata.inputs] == ["crm.public.leads"]
+        assert metadata.outputs == []
+
+
+def test_failure_reports_only_the_streams_that_landed() -> None:
+    extra = Stream(stream_id=3, stream_name="deals", selected=True, metadata={"schema-name": "public"})
+    task = make_task(RecordingReader())
+    task.remember_replication_lineage(SOURCE, DESTINATION, [*STREAMS, extra])
+    task.record_landed_streams(["deals"])
+    facets = task.get_openlineage_facets_on_failure(None)
+    assert [item.name for item in facets.inputs] == ["crm.public.leads", "crm.public.deals"]
+    assert [item.name for item in facets.outputs] == ["acme.crm.deals"]
 
 
 def test_remembered_lineage_needs_no_request() -> None:
     reader = RecordingReader()
     task = make_task(reader)
     task.remember_replication_lineage(SOURCE, DESTINATION, STREAMS)
+    task.record_landed_streams(["leads"])
     facets = task.get_openlineage_facets_on_complete(None)
     assert [item.name for item in facets.outputs] == ["acme.crm.leads"]
     assert reader.calls == []
@@ -106,10 +158,17 @@ def test_assets_go_to_aliases_and_reads_are_shared_with_lineage() -> None:
     accessor = Accessor()
     reader = RecordingReader()
     task = make_task(reader, outlets=[alias])
-    assert task.attach_destination_assets({"outlet_events": {alias: accessor}}) == 1
+    assert task.attach_destination_assets({"outlet_events": {alias: accessor}}) == 0
+    assert reader.calls == []
+    assert task.attach_destination_assets({"outlet_events": {alias: accessor}}, ["leads"]) == 1
     assert accessor.uris == ["bigquery://acme/crm/leads"]
     task.get_openlineage_facets_on_complete(None)
-    assert reader.calls == ["get_source(9)", "list_streams(9)", "list_destinations()"]
+    assert reader.calls == [
+        "get_source(9)",
+        "list_streams(9)",
+        "list_destinations()",
+        "get_stream_schema(9, 1)",
+    ]
 
 
 def test_no_alias_means_no_request() -> None:
@@ -124,4 +183,5 @@ def test_a_task_covering_some_streams_reports_only_those() -> None:
     task = make_task(reader)
     task._lineage_stream_names = lambda: ["deals"]
     task.remember_replication_lineage(SOURCE, DESTINATION, [*STREAMS, extra])
+    task.record_landed_streams(["deals", "leads"])
     assert [item.name for item in task.get_openlineage_facets_on_complete(None).outputs] == ["acme.crm.deals"]
