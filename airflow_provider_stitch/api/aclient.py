@@ -7,23 +7,24 @@ import functools
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
-from urllib.parse import urljoin
+from typing import Any, TypeVar
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying
 
+from airflow_provider_stitch.api.async_transport import exchange
 from airflow_provider_stitch.api.base import (
-    ClientSettings,
+    Answer,
+    ClientCore,
     parse_many,
     parse_one,
     parse_page,
     pick_source,
     read_sync_answer,
+    redirect_target,
 )
-from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, BudgetBackend, JobsBudget
+from airflow_provider_stitch.api.budget import JobsBudget
 from airflow_provider_stitch.api.endpoints import ENDPOINTS, Endpoint
-from airflow_provider_stitch.api.errors import StitchTransportError
 from airflow_provider_stitch.api.models import (
     ConnectionCheck,
     Destination,
@@ -34,32 +35,12 @@ from airflow_provider_stitch.api.models import (
     Stream,
     SyncJob,
 )
+from airflow_provider_stitch.api.options import ClientOptions
 from airflow_provider_stitch.api.pagination import RowDeduplicator, extraction_key, load_key, passed_source_id
-from airflow_provider_stitch.api.transport import (
-    DEFAULT_BASE_URL,
-    MAX_PAGES,
-    USER_AGENT,
-    RetryWait,
-    decode_json,
-    describe_transport_failure,
-    embedded_error,
-    error_from_response,
-    request_headers,
-    resolve_page_path,
-)
+from airflow_provider_stitch.api.responses import parse_rows
+from airflow_provider_stitch.api.transport import MAX_PAGES
 
-
-def _transport_error(error: httpx.HTTPError, method: str, path: str) -> StitchTransportError:
-    """Translate an httpx failure, noting whether the request can have reached Stitch."""
-    if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
-        sent: bool | None = False
-    elif isinstance(error, httpx.TimeoutException):
-        sent = True
-    else:
-        sent = None
-    return StitchTransportError(
-        describe_transport_failure(error), method=method, path=path, request_sent=sent
-    )
+Row = TypeVar("Row", Extraction, Load)
 
 
 def require_certificate_verification(http_client: httpx.AsyncClient) -> None:
@@ -91,47 +72,26 @@ def verified_tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class AsyncStitchClient(ClientSettings):
+class AsyncStitchClient(ClientCore):
     """Asynchronous client of the Stitch Connect API; use as ``async with AsyncStitchClient(...) as c``.
 
-    Takes the same arguments as :class:`~airflow_provider_stitch.api.client.StitchClient`, with
-    ``http_client`` (an ``httpx.AsyncClient``) in place of ``session`` and an async ``retry_sleep``.
+    :param token: Stitch API access token.
+    :param options: the client's settings; or give them as keyword arguments named as the fields of
+        :class:`~airflow_provider_stitch.api.options.ClientOptions` (``base_url``, ``timeout``...).
+    :param http_client: an ``httpx.AsyncClient`` to reuse (it must verify TLS certificates).
+    :param retry_sleep: coroutine function that sleeps between attempts.
     """
 
     def __init__(
         self,
         token: str | None,
+        options: ClientOptions | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        client_id: int | str | None = None,
-        timeout: float = 30.0,
-        max_attempts: int = 5,
-        budget: JobsBudget | None = None,
-        budget_max_wait: float = 0.0,
         http_client: httpx.AsyncClient | None = None,
-        user_agent: str = USER_AGENT,
-        validate: bool = True,
-        retry_wait: RetryWait | None = None,
         retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        budget_backend: BudgetBackend | None = None,
-        jobs_limit: int = 30,
-        jobs_window: float = DEFAULT_JOBS_WINDOW,
+        **settings: Any,
     ) -> None:
-        super().__init__(
-            token,
-            base_url=base_url,
-            client_id=client_id,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            budget=budget,
-            budget_backend=budget_backend,
-            jobs_limit=jobs_limit,
-            jobs_window=jobs_window,
-            budget_max_wait=budget_max_wait,
-            user_agent=user_agent,
-            validate=validate,
-            retry_wait=retry_wait,
-        )
+        super().__init__(token, ClientOptions.build(options, settings))
         if http_client is not None:
             require_certificate_verification(http_client)
         self._owns_http = http_client is None
@@ -163,18 +123,10 @@ class AsyncStitchClient(ClientSettings):
         path: str | None = None,
         json_body: Any = None,
         **path_params: Any,
-    ) -> Any:
-        """Send one logical request with retries; return the decoded body."""
-        request_path = path if path is not None else endpoint.path(**path_params)
-        if endpoint.match(request_path) is None:
-            raise StitchTransportError(f"path does not belong to endpoint {endpoint.name}", path=request_path)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_attempts),
-            wait=self._retry_wait,
-            retry=retry_if_exception(self._retry_predicate(endpoint, False)),
-            sleep=self._retry_sleep,
-            reraise=True,
-        )
+    ) -> Answer:
+        """Send one logical request with retries; return the answer."""
+        request_path = self._request_path(endpoint, path, path_params)
+        retrying = AsyncRetrying(**self._retry_policy(endpoint, False), sleep=self._retry_sleep)
         async for attempt in retrying:
             with attempt:
                 return await self._attempt(
@@ -182,49 +134,30 @@ class AsyncStitchClient(ClientSettings):
                 )
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
-    async def _attempt(self, endpoint: Endpoint, path: str, json_body: Any, number: int) -> Any:
-        """One HTTP exchange; a Jobs request pays its budget token first."""
+    async def _attempt(self, endpoint: Endpoint, path: str, json_body: Any, number: int) -> Answer:
+        """One HTTP exchange within the request's time limit; a Jobs request pays its budget token first."""
+        self._time_limit(endpoint, path)
         if endpoint.is_jobs:
             budget = await self.ajobs_budget()
-            await budget.aacquire(self.budget_max_wait)
+            await budget.aacquire(self._budget_wait())
         started = time.monotonic()
         try:
-            response = await self._http.request(
+            raw = await exchange(
+                self._http,
                 endpoint.method,
                 self.base_url + path,
-                json=json_body,
-                headers=request_headers(self._token, endpoint, self.user_agent),
-                timeout=self.timeout,
-                follow_redirects=False,
-            )
-        except httpx.HTTPError as error:
-            self._log_attempt(endpoint.method, path, type(error).__name__, number, started)
-            raise _transport_error(error, endpoint.method, path) from None
-        status = response.status_code
-        self._log_attempt(endpoint.method, path, status, number, started)
-        if endpoint.shape == "redirect" and 300 <= status < 400:
-            location = response.headers.get("Location")
-            if not location:
-                raise StitchTransportError(
-                    "redirect without a Location header", method=endpoint.method, path=path
-                )
-            return urljoin(self.base_url + "/", location)
-        if status >= 300:
-            raise error_from_response(
-                status,
-                response.headers,
-                response.text,
-                method=endpoint.method,
                 path=path,
-                secrets=self.secrets,
+                origin=self.options.api_root.origin,
+                headers=self._headers(endpoint),
+                json_body=json_body,
+                seconds=self._time_limit(endpoint, path),
+                max_bytes=self.options.max_response_bytes,
             )
-        payload = decode_json(response.text, method=endpoint.method, path=path)
-        problem = embedded_error(
-            payload, status, response.text, method=endpoint.method, path=path, secrets=self.secrets
-        )
-        if problem is not None:
-            raise problem
-        return payload
+        except Exception as error:
+            self._log_attempt(endpoint.method, path, type(error).__name__, number, started)
+            raise
+        self._log_attempt(endpoint.method, path, raw.status, number, started)
+        return self._read(raw, endpoint, path, self.secrets)
 
     async def aclient_id(self) -> int:
         """The Stitch client id; read once from the account's sources or destinations when not given."""
@@ -274,25 +207,26 @@ class AsyncStitchClient(ClientSettings):
     async def start_sync(self, source_id: int, *, raise_if_running: bool = False) -> SyncJob:
         """Start a replication job; ``already_running=True`` when one is in progress."""
         endpoint = ENDPOINTS["start_sync"]
-        payload = await self._call(endpoint, source_id=source_id)
-        return read_sync_answer(payload, endpoint.path(source_id=source_id), raise_if_running)
+        return read_sync_answer(await self._call(endpoint, source_id=source_id), raise_if_running)
 
     async def stop_sync(self, source_id: int) -> StatusResponse:
         """Stop the running replication job of a source."""
-        return parse_one(StatusResponse, await self._call(ENDPOINTS["stop_sync"], source_id=source_id) or {})
+        answer = await self._call(ENDPOINTS["stop_sync"], source_id=source_id)
+        return parse_one(StatusResponse, answer) if answer.payload is not None else StatusResponse()
 
     # ------------------------------------------------------------------ jobs (rate limited)
 
-    async def _iter_pages(self, endpoint: Endpoint) -> AsyncIterator[list[dict[str, Any]]]:
-        """Raw rows of each page, following ``links.next``; every page pays a budget token."""
+    async def _iter_pages(self, endpoint: Endpoint, model: type[Row]) -> AsyncIterator[list[Row]]:
+        """The rows of each page as models, following ``links.next``; every page pays a budget token."""
         path = endpoint.path(stitch_client_id=await self.aclient_id())
         visited = {path}
         for _ in range(MAX_PAGES):
-            page = parse_page(await self._call(endpoint, path=path))
-            yield page.data
+            answer = await self._call(endpoint, path=path)
+            page = parse_page(answer)
+            yield parse_rows(model, answer, page.data)
             if page.next_path is None:
                 return
-            path = resolve_page_path(self.base_url, page.next_path)
+            path = self._next_page_path(answer, page.next_path)
             if path in visited:
                 return
             visited.add(path)
@@ -305,15 +239,15 @@ class AsyncStitchClient(ClientSettings):
         """
         endpoint = ENDPOINTS[endpoint_name]
         client_id = await self.aclient_id()
-        return await self._call(endpoint, path=endpoint.page_path(page, stitch_client_id=client_id))
+        answer = await self._call(endpoint, path=endpoint.page_path(page, stitch_client_id=client_id))
+        return answer.payload
 
     async def iter_extraction_pages(
         self, *, stop_after_source_id: int | None = None
     ) -> AsyncIterator[list[Extraction]]:
         """Extractions page by page, rows already seen dropped; stops after ``stop_after_source_id``'s page."""
         seen = RowDeduplicator(extraction_key)
-        async for raw in self._iter_pages(ENDPOINTS["list_extractions"]):
-            rows = [Extraction.model_validate(item) for item in raw]
+        async for rows in self._iter_pages(ENDPOINTS["list_extractions"], Extraction):
             yield seen.new_rows(rows)
             if passed_source_id(rows, stop_after_source_id):
                 return
@@ -329,8 +263,7 @@ class AsyncStitchClient(ClientSettings):
         """The latest load of each stream, all pages or until ``stop_when(page_rows)`` is true."""
         seen = RowDeduplicator(load_key)
         found: list[Load] = []
-        async for raw in self._iter_pages(ENDPOINTS["list_loads"]):
-            rows = [Load.model_validate(item) for item in raw]
+        async for rows in self._iter_pages(ENDPOINTS["list_loads"], Load):
             found.extend(seen.new_rows(rows))
             if stop_when is not None and stop_when(rows):
                 break
@@ -339,12 +272,8 @@ class AsyncStitchClient(ClientSettings):
     async def get_extraction_logs_url(self, job_name: str) -> str:
         """The pre-signed log URL of an extraction job (the 302 ``Location``; not followed)."""
         endpoint = ENDPOINTS["get_extraction_logs"]
-        location = await self._call(endpoint, stitch_client_id=await self.aclient_id(), job_name=job_name)
-        if not isinstance(location, str):
-            raise StitchTransportError(
-                "expected a redirect to the log file", method="GET", path=endpoint.template
-            )
-        return location
+        answer = await self._call(endpoint, stitch_client_id=await self.aclient_id(), job_name=job_name)
+        return redirect_target(answer)
 
 
 __all__ = ["AsyncStitchClient"]

@@ -1,61 +1,45 @@
-"""What the sync and async clients share: settings, the Jobs budget, validation and response reading."""
+"""What the sync and async clients share: options, the Jobs budget, retries, validation and answers."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
+from tenacity import retry_if_exception, stop_after_attempt
 
-from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, BudgetBackend, JobsBudget
+from airflow_provider_stitch.api.budget import JobsBudget
+from airflow_provider_stitch.api.deadlines import time_limit, wait_limit
 from airflow_provider_stitch.api.endpoints import Endpoint
 from airflow_provider_stitch.api.errors import StitchAlreadyRunningError, StitchError, StitchTransportError
-from airflow_provider_stitch.api.models import Destination, JobsPage, Source, SyncJob
+from airflow_provider_stitch.api.models import Destination, Source, SyncJob
+from airflow_provider_stitch.api.options import ClientOptions
+from airflow_provider_stitch.api.responses import (
+    Answer,
+    RawResponse,
+    parse_many,
+    parse_one,
+    parse_page,
+    read_answer,
+)
 from airflow_provider_stitch.api.transport import (
-    DEFAULT_BASE_URL,
-    USER_AGENT,
-    RetryWait,
     WaitHonouringRetryAfter,
     already_running_message,
-    check_url,
     default_retry_wait,
     is_retryable,
+    request_headers,
+    stop_before_deadline,
 )
+from airflow_provider_stitch.api.urls import UnsafeURLError, resolve_on_api_host
 
 logger = logging.getLogger("airflow_provider_stitch.api")
-
-Model = TypeVar("Model", bound=BaseModel)
 
 
 def utc_now_iso() -> str:
     """The current UTC time as Stitch writes timestamps (``2019-06-01T00:00:00Z``)."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_one(model: type[Model], payload: Any) -> Model:
-    """Validate one object of the response."""
-    return model.model_validate(payload)
-
-
-def parse_many(model: type[Model], payload: Any, *, wrapper_key: str | None = None) -> list[Model]:
-    """Validate a JSON array of objects (or the array under ``wrapper_key``)."""
-    if wrapper_key is not None and isinstance(payload, Mapping):
-        payload = payload.get(wrapper_key) or []
-    if payload is None:
-        return []
-    if not isinstance(payload, list):
-        raise StitchTransportError(f"expected a JSON array, got {type(payload).__name__}")
-    return [model.model_validate(item) for item in payload]
-
-
-def parse_page(payload: Any) -> JobsPage:
-    """Validate a Jobs page envelope; a bare array is read as a single page."""
-    if isinstance(payload, list):
-        return JobsPage(data=payload)
-    return JobsPage.model_validate(payload or {})
 
 
 def pick_source(sources: list[Source], display_name: str, *, include_deleted: bool) -> Source | None:
@@ -76,73 +60,74 @@ def drop_none(**fields: Any) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def read_sync_answer(payload: Any, path: str, raise_if_running: bool) -> SyncJob:
+def read_sync_answer(answer: Answer, raise_if_running: bool) -> SyncJob:
     """Read the answer of POST .../sync, including the 200 ``already_running`` body."""
-    message = already_running_message(payload)
+    message = already_running_message(answer.payload)
     if message is None:
-        return parse_one(SyncJob, payload)
+        return parse_one(SyncJob, answer)
     if raise_if_running:
         raise StitchAlreadyRunningError(
-            200, "already_running", message, method="POST", path=path, body=payload
+            200, "already_running", message, method="POST", path=answer.path, body=answer.payload
         )
     return SyncJob(job_name=None, already_running=True, message=message)
 
 
-class ClientSettings:
-    """Settings and shared behaviour of :class:`StitchClient` and :class:`AsyncStitchClient`.
+def redirect_target(answer: Answer) -> str:
+    """The URL a redirect answer points to.
+
+    :param answer: the answer of a redirect endpoint.
+    """
+    if not isinstance(answer.payload, str):
+        raise answer.malformed("expected a redirect to the log file")
+    return answer.payload
+
+
+class ClientCore:
+    """Options and shared behaviour of :class:`StitchClient` and :class:`AsyncStitchClient`.
 
     :param token: Stitch API access token (may be None only for the partner endpoints).
-    :param base_url: API root; HTTPS, or HTTP to a loopback host (an emulator).
-    :param client_id: Stitch client id; read once from a source or destination when None.
-    :param timeout: seconds allowed for each request.
-    :param max_attempts: attempts per request, the first included.
-    :param budget: the Jobs budget to pay from; built lazily from ``budget_backend`` when None.
-    :param budget_backend: backend for the lazily built budget (the process-wide memory one by default).
-    :param jobs_limit: Jobs requests per 600 s for the lazily built budget.
-    :param jobs_window: window of the lazily built budget, in seconds (see ``budget.jobs_window_for``).
-    :param budget_max_wait: seconds a Jobs request may wait for a budget token.
-    :param user_agent: User-Agent header value.
-    :param validate: check source/destination properties with the connector catalog before sending.
-    :param retry_wait: tenacity wait strategy between attempts (``Retry-After`` is honoured on top).
+    :param options: the client's settings (see :class:`~airflow_provider_stitch.api.options.ClientOptions`).
     """
 
-    def __init__(
-        self,
-        token: str | None,
-        *,
-        base_url: str = DEFAULT_BASE_URL,
-        client_id: int | str | None = None,
-        timeout: float = 30.0,
-        max_attempts: int = 5,
-        budget: JobsBudget | None = None,
-        budget_backend: BudgetBackend | None = None,
-        jobs_limit: int = 30,
-        jobs_window: float = DEFAULT_JOBS_WINDOW,
-        budget_max_wait: float = 0.0,
-        user_agent: str = USER_AGENT,
-        validate: bool = True,
-        retry_wait: RetryWait | None = None,
-    ) -> None:
-        if timeout is None or timeout <= 0:
-            raise ValueError("timeout must be a positive number of seconds")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+    def __init__(self, token: str | None, options: ClientOptions) -> None:
         self._token = token or None
-        self.base_url = check_url(base_url)
-        self._client_id = int(client_id) if client_id not in (None, "") else None
-        self.timeout = float(timeout)
-        self.max_attempts = int(max_attempts)
-        self._budget = budget
-        self._budget_backend = budget_backend
-        self._jobs_limit = jobs_limit
-        self._jobs_window = float(jobs_window)
-        self.budget_max_wait = float(budget_max_wait)
-        self.user_agent = user_agent
-        self.validate = validate
-        self._retry_wait = WaitHonouringRetryAfter(retry_wait or default_retry_wait())
+        self.options = options
+        self._client_id = options.client_id
+        self._budget = options.budget
+        self._retry_wait = WaitHonouringRetryAfter(options.retry_wait or default_retry_wait())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, client_id={self._client_id!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The checked API root, without a trailing slash."""
+        return self.options.base_url
+
+    @property
+    def timeout(self) -> float:
+        """Seconds each request may take in total."""
+        return self.options.timeout
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts per request, the first included."""
+        return self.options.max_attempts
+
+    @property
+    def validate(self) -> bool:
+        """Whether properties are checked with the connector catalog before sending."""
+        return self.options.validate
+
+    @property
+    def user_agent(self) -> str:
+        """The User-Agent header value."""
+        return self.options.user_agent
+
+    @property
+    def budget_max_wait(self) -> float:
+        """Seconds a Jobs request may wait for a budget token."""
+        return self.options.budget_max_wait
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -152,15 +137,53 @@ class ClientSettings:
     def _budget_for(self, client_id: int) -> JobsBudget:
         """The budget Jobs requests pay from (created on first use)."""
         if self._budget is None:
+            options = self.options
             self._budget = JobsBudget(
-                client_id, limit=self._jobs_limit, window=self._jobs_window, backend=self._budget_backend
+                client_id,
+                limit=options.jobs_limit,
+                window=options.jobs_window,
+                backend=options.budget_backend,
             )
         return self._budget
 
-    def _retry_predicate(
-        self, endpoint: Endpoint, lookup_before_resend: bool
-    ) -> Callable[[BaseException], bool]:
-        return lambda error: is_retryable(error, endpoint, lookup_before_resend=lookup_before_resend)
+    def _budget_wait(self) -> float:
+        """Seconds a Jobs request may wait for its token, the task deadline included."""
+        return wait_limit(self.budget_max_wait)
+
+    @staticmethod
+    def _request_path(endpoint: Endpoint, path: str | None, params: dict[str, Any]) -> str:
+        request_path = path if path is not None else endpoint.path(**params)
+        if endpoint.match(request_path) is None:
+            raise StitchTransportError(f"path does not belong to endpoint {endpoint.name}", path=request_path)
+        return request_path
+
+    def _retry_policy(self, endpoint: Endpoint, lookup_before_resend: bool) -> dict[str, Any]:
+        """Tenacity arguments: attempts, backoff, what is retried; never past the task deadline."""
+        return {
+            "stop": stop_after_attempt(self.max_attempts) | stop_before_deadline(),
+            "wait": self._retry_wait,
+            "retry": retry_if_exception(
+                lambda error: is_retryable(error, endpoint, lookup_before_resend=lookup_before_resend)
+            ),
+            "reraise": True,
+        }
+
+    def _headers(self, endpoint: Endpoint) -> dict[str, str]:
+        return request_headers(self._token, endpoint, self.user_agent)
+
+    def _time_limit(self, endpoint: Endpoint, path: str) -> float:
+        """Seconds this attempt may take (its timeout, or what is left of the task deadline)."""
+        return time_limit(self.timeout, f"{endpoint.method} {path}")
+
+    def _read(self, raw: RawResponse, endpoint: Endpoint, path: str, secrets: tuple[str, ...]) -> Answer:
+        return read_answer(raw, endpoint, path, api_root=self.options.api_root, secrets=secrets)
+
+    def _next_page_path(self, answer: Answer, link: str) -> str:
+        """The path of the page a ``links.next`` value names; it must stay on the API host."""
+        try:
+            return resolve_on_api_host(self.options.api_root, link, what="pagination link")
+        except UnsafeURLError as error:
+            raise answer.malformed(str(error)) from None
 
     def _validated(
         self, connection_type: str, properties: Mapping[str, Any], *, partial: bool
@@ -200,7 +223,8 @@ class ClientSettings:
 
 
 __all__ = [
-    "ClientSettings",
+    "Answer",
+    "ClientCore",
     "drop_none",
     "parse_many",
     "parse_one",
@@ -208,5 +232,6 @@ __all__ = [
     "pick_destination",
     "pick_source",
     "read_sync_answer",
+    "redirect_target",
     "utc_now_iso",
 ]

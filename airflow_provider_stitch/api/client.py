@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
-from urllib.parse import urljoin
+from typing import Any, TypeVar
 
 import requests
-from tenacity import Retrying, retry_if_exception, stop_after_attempt
+from tenacity import Retrying
 
 from airflow_provider_stitch.api.base import (
-    ClientSettings,
+    Answer,
+    ClientCore,
     drop_none,
     parse_many,
     parse_one,
@@ -19,14 +19,12 @@ from airflow_provider_stitch.api.base import (
     pick_destination,
     pick_source,
     read_sync_answer,
+    redirect_target,
     utc_now_iso,
 )
-from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, BudgetBackend, JobsBudget
+from airflow_provider_stitch.api.budget import JobsBudget
 from airflow_provider_stitch.api.endpoints import ENDPOINTS, Endpoint
-from airflow_provider_stitch.api.errors import (
-    StitchAPIError,
-    StitchTransportError,
-)
+from airflow_provider_stitch.api.errors import StitchAPIError
 from airflow_provider_stitch.api.models import (
     Account,
     ConnectionCheck,
@@ -46,98 +44,43 @@ from airflow_provider_stitch.api.models import (
     StreamSchema,
     SyncJob,
 )
+from airflow_provider_stitch.api.options import ClientOptions
 from airflow_provider_stitch.api.pagination import (
     RowDeduplicator,
     extraction_key,
     load_key,
     passed_source_id,
 )
-from airflow_provider_stitch.api.transport import (
-    DEFAULT_BASE_URL,
-    MAX_PAGES,
-    USER_AGENT,
-    RetryWait,
-    check_url,
-    decode_json,
-    describe_transport_failure,
-    embedded_error,
-    error_from_response,
-    request_headers,
-    resolve_page_path,
-)
+from airflow_provider_stitch.api.responses import RawResponse, parse_rows
+from airflow_provider_stitch.api.sync_transport import exchange, watched_session
+from airflow_provider_stitch.api.transport import MAX_PAGES
+from airflow_provider_stitch.api.urls import parse_url_strictly, require_secure
+
+Row = TypeVar("Row", Extraction, Load)
 
 
-def _transport_error(error: requests.RequestException, method: str, path: str) -> StitchTransportError:
-    """Translate a requests failure, noting whether the request can have reached Stitch."""
-    if isinstance(error, requests.ConnectTimeout):
-        sent: bool | None = False
-    elif isinstance(error, requests.Timeout):
-        sent = True
-    elif isinstance(error, requests.ConnectionError) and "NewConnectionError" in repr(error.args):
-        sent = False
-    else:
-        sent = None
-    return StitchTransportError(
-        describe_transport_failure(error), method=method, path=path, request_sent=sent
-    )
-
-
-class StitchClient(ClientSettings):
+class StitchClient(ClientCore):
     """Synchronous client of the Stitch Connect API.
 
     :param token: Stitch API access token.
-    :param base_url: API root; HTTPS, or HTTP to a loopback host.
-    :param client_id: Stitch client id (needed by the Jobs endpoints); read from the account when None.
-    :param timeout: seconds per request.
-    :param max_attempts: attempts per request, the first included.
-    :param budget: Jobs budget; by default one shared by this process's clients of the same client id.
-    :param budget_max_wait: seconds a Jobs request may wait for the budget before failing.
+    :param options: the client's settings; or give them as keyword arguments named as the fields of
+        :class:`~airflow_provider_stitch.api.options.ClientOptions` (``base_url``, ``timeout``...).
     :param session: a ``requests.Session`` to reuse (TLS verification stays on regardless).
-    :param user_agent: User-Agent header value.
-    :param validate: check source/destination properties with the connector catalog before sending.
-    :param retry_wait: tenacity wait strategy (injectable so tests do not sleep).
-    :param retry_sleep: function that sleeps between attempts.
-    :param budget_backend: backend of the default budget (process memory when None).
-    :param jobs_limit: limit of the default budget (30).
-    :param jobs_window: window of the default budget in seconds (Stitch's 600 plus a margin).
+    :param retry_sleep: function that sleeps between attempts (injectable so tests do not sleep).
     """
 
     def __init__(
         self,
         token: str | None,
+        options: ClientOptions | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
-        client_id: int | str | None = None,
-        timeout: float = 30.0,
-        max_attempts: int = 5,
-        budget: JobsBudget | None = None,
-        budget_max_wait: float = 0.0,
         session: requests.Session | None = None,
-        user_agent: str = USER_AGENT,
-        validate: bool = True,
-        retry_wait: RetryWait | None = None,
         retry_sleep: Callable[[float], None] = time.sleep,
-        budget_backend: BudgetBackend | None = None,
-        jobs_limit: int = 30,
-        jobs_window: float = DEFAULT_JOBS_WINDOW,
+        **settings: Any,
     ) -> None:
-        super().__init__(
-            token,
-            base_url=base_url,
-            client_id=client_id,
-            timeout=timeout,
-            max_attempts=max_attempts,
-            budget=budget,
-            budget_backend=budget_backend,
-            jobs_limit=jobs_limit,
-            jobs_window=jobs_window,
-            budget_max_wait=budget_max_wait,
-            user_agent=user_agent,
-            validate=validate,
-            retry_wait=retry_wait,
-        )
+        super().__init__(token, ClientOptions.build(options, settings))
         self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
+        self._session = watched_session(session, None if session is None else self.options.api_root.origin)
         self._retry_sleep = retry_sleep
 
     def close(self) -> None:
@@ -163,8 +106,8 @@ class StitchClient(ClientSettings):
         lookup_before_resend: Callable[[], Any] | None = None,
         extra_secrets: tuple[str, ...] = (),
         **path_params: Any,
-    ) -> Any:
-        """Send one logical request with retries; return the decoded body (or the lookup's find).
+    ) -> Answer:
+        """Send one logical request with retries; return the answer (or the lookup's find as its payload).
 
         :param endpoint: the endpoint being called.
         :param path: a ready path (a pagination link) instead of ``path_params``.
@@ -173,16 +116,10 @@ class StitchClient(ClientSettings):
         :param lookup_before_resend: called before each resend; a non-None result is returned instead.
         :param extra_secrets: more literal secrets to keep out of errors (partner secret...).
         """
-        request_path = path if path is not None else endpoint.path(**path_params)
-        if endpoint.match(request_path) is None:
-            raise StitchTransportError(f"path does not belong to endpoint {endpoint.name}", path=request_path)
+        request_path = self._request_path(endpoint, path, path_params)
         secrets = self.secrets + tuple(s for s in extra_secrets if s)
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts),
-            wait=self._retry_wait,
-            retry=retry_if_exception(self._retry_predicate(endpoint, lookup_before_resend is not None)),
-            sleep=self._retry_sleep,
-            reraise=True,
+            **self._retry_policy(endpoint, lookup_before_resend is not None), sleep=self._retry_sleep
         )
         for attempt in retrying:
             with attempt:
@@ -190,7 +127,7 @@ class StitchClient(ClientSettings):
                 if number > 1 and lookup_before_resend is not None:
                     found = lookup_before_resend()
                     if found is not None:
-                        return found
+                        return Answer(found, endpoint.method, request_path)
                 return self._attempt(endpoint, request_path, json_body, form, secrets, number)
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
@@ -202,45 +139,30 @@ class StitchClient(ClientSettings):
         form: dict[str, Any] | None,
         secrets: tuple[str, ...],
         number: int,
-    ) -> Any:
-        """One HTTP exchange; a Jobs request pays its budget token first."""
+    ) -> Answer:
+        """One HTTP exchange within the request's time limit; a Jobs request pays its budget token first."""
+        self._time_limit(endpoint, path)
         if endpoint.is_jobs:
-            self.jobs_budget.acquire(self.budget_max_wait)
+            self.jobs_budget.acquire(self._budget_wait())
         started = time.monotonic()
         try:
-            response = self._session.request(
+            raw = exchange(
+                self._session,
                 endpoint.method,
                 self.base_url + path,
-                json=json_body if form is None else None,
-                data=form,
-                headers=request_headers(self._token, endpoint, self.user_agent),
-                timeout=self.timeout,
-                allow_redirects=False,
-                verify=True,
+                path=path,
+                origin=self.options.api_root.origin,
+                headers=self._headers(endpoint),
+                json_body=json_body,
+                form=form,
+                seconds=self._time_limit(endpoint, path),
+                max_bytes=self.options.max_response_bytes,
             )
-        except requests.RequestException as error:
+        except Exception as error:
             self._log_attempt(endpoint.method, path, type(error).__name__, number, started)
-            raise _transport_error(error, endpoint.method, path) from None
-        status = response.status_code
-        self._log_attempt(endpoint.method, path, status, number, started)
-        if endpoint.shape == "redirect" and 300 <= status < 400:
-            location = response.headers.get("Location")
-            if not location:
-                raise StitchTransportError(
-                    "redirect without a Location header", method=endpoint.method, path=path
-                )
-            return urljoin(self.base_url + "/", location)
-        if status >= 300:
-            raise error_from_response(
-                status, response.headers, response.text, method=endpoint.method, path=path, secrets=secrets
-            )
-        payload = decode_json(response.text, method=endpoint.method, path=path)
-        problem = embedded_error(
-            payload, status, response.text, method=endpoint.method, path=path, secrets=secrets
-        )
-        if problem is not None:
-            raise problem
-        return payload
+            raise
+        self._log_attempt(endpoint.method, path, raw.status, number, started)
+        return self._read(raw, endpoint, path, secrets)
 
     @property
     def client_id(self) -> int:
@@ -340,8 +262,8 @@ class StitchClient(ClientSettings):
             ignore_unmapped_sources=ignore_unmapped_sources,
         )
         lookup = (lambda: self.find_destination(display_name)) if display_name else None
-        result = self._call(ENDPOINTS["create_destination"], json_body=body, lookup_before_resend=lookup)
-        return result if isinstance(result, Destination) else parse_one(Destination, result)
+        answer = self._call(ENDPOINTS["create_destination"], json_body=body, lookup_before_resend=lookup)
+        return answer.payload if isinstance(answer.payload, Destination) else parse_one(Destination, answer)
 
     def update_destination(
         self,
@@ -349,15 +271,26 @@ class StitchClient(ClientSettings):
         *,
         properties: dict[str, Any] | None = None,
         display_name: str | None = None,
+        connection_type: str | None = None,
     ) -> Destination:
-        """Change a destination's properties (a partial map is fine) or name."""
+        """Change a destination's properties (a partial map is fine) or name.
+
+        The body always carries ``properties`` (the docs list it as required), empty for a rename.
+
+        :param destination_id: the destination.
+        :param properties: properties to change.
+        :param display_name: new name.
+        :param connection_type: the destination's type when known (saves the lookup made to validate).
+        """
         if properties is None and display_name is None:
             raise ValueError("update_destination needs properties or display_name")
-        if properties is not None and self.validate:
-            current = next((d for d in self.list_destinations() if d.id == int(destination_id)), None)
-            if current is not None and current.type:
-                properties = self._validated(current.type, properties, partial=True)
-        body = drop_none(properties=properties, name=display_name)
+        if properties and self.validate:
+            if connection_type is None:
+                current = next((d for d in self.list_destinations() if d.id == int(destination_id)), None)
+                connection_type = current.type if current is not None else None
+            if connection_type:
+                properties = self._validated(connection_type, properties, partial=True)
+        body = drop_none(properties=dict(properties or {}), name=display_name)
         payload = self._call(ENDPOINTS["update_destination"], json_body=body, destination_id=destination_id)
         return parse_one(Destination, payload)
 
@@ -415,12 +348,12 @@ class StitchClient(ClientSettings):
             properties=self._validated(type, properties or {}, partial=False),
             destination_id=destination_id,
         )
-        result = self._call(
+        answer = self._call(
             ENDPOINTS["create_source"],
             json_body=body,
             lookup_before_resend=lambda: self.find_source(display_name),
         )
-        return result if isinstance(result, Source) else parse_one(Source, result)
+        return answer.payload if isinstance(answer.payload, Source) else parse_one(Source, answer)
 
     def update_source(
         self,
@@ -429,14 +362,23 @@ class StitchClient(ClientSettings):
         display_name: str | None = None,
         properties: dict[str, Any] | None = None,
         destination_id: int | None = None,
+        connection_type: str | None = None,
     ) -> Source:
-        """Change a source's display name or properties (partial map); omitted fields stay as they are."""
+        """Change a source's display name or properties (partial map); omitted fields stay as they are.
+
+        :param source_id: the source.
+        :param display_name: new label.
+        :param properties: properties to change.
+        :param destination_id: destination to load into.
+        :param connection_type: the source's type when known (saves the lookup made to validate).
+        """
         if display_name is None and properties is None and destination_id is None:
             raise ValueError("update_source needs display_name, properties or destination_id")
         if properties is not None and self.validate:
-            current = self.get_source(source_id)
-            if current.type:
-                properties = self._validated(current.type, properties, partial=True)
+            if connection_type is None:
+                connection_type = self.get_source(source_id).type
+            if connection_type:
+                properties = self._validated(connection_type, properties, partial=True)
         body = drop_none(display_name=display_name, properties=properties, destination_id=destination_id)
         return parse_one(Source, self._call(ENDPOINTS["update_source"], json_body=body, source_id=source_id))
 
@@ -498,9 +440,10 @@ class StitchClient(ClientSettings):
 
         :param streams: items ``{"tap_stream_id": ..., "metadata": [{"breadcrumb": [...], "metadata": {...}}]}``.
         """
-        return self._call(
+        answer = self._call(
             ENDPOINTS["update_stream_metadata"], json_body={"streams": streams}, source_id=source_id
         )
+        return answer.payload
 
     # ------------------------------------------------------------------ replication jobs
 
@@ -510,25 +453,26 @@ class StitchClient(ClientSettings):
         :param raise_if_running: raise :class:`StitchAlreadyRunningError` instead of returning.
         """
         endpoint = ENDPOINTS["start_sync"]
-        payload = self._call(endpoint, source_id=source_id)
-        return read_sync_answer(payload, endpoint.path(source_id=source_id), raise_if_running)
+        return read_sync_answer(self._call(endpoint, source_id=source_id), raise_if_running)
 
     def stop_sync(self, source_id: int) -> StatusResponse:
         """Stop the running replication job of a source."""
-        return parse_one(StatusResponse, self._call(ENDPOINTS["stop_sync"], source_id=source_id) or {})
+        answer = self._call(ENDPOINTS["stop_sync"], source_id=source_id)
+        return parse_one(StatusResponse, answer) if answer.payload is not None else StatusResponse()
 
     # ------------------------------------------------------------------ jobs (rate limited)
 
-    def _iter_pages(self, endpoint: Endpoint) -> Iterator[list[dict[str, Any]]]:
-        """Raw rows of each page, following ``links.next``; every page pays a budget token."""
+    def _iter_pages(self, endpoint: Endpoint, model: type[Row]) -> Iterator[list[Row]]:
+        """The rows of each page as models, following ``links.next``; every page pays a budget token."""
         path = endpoint.path(stitch_client_id=self.client_id)
         visited = {path}
         for _ in range(MAX_PAGES):
-            page = parse_page(self._call(endpoint, path=path))
-            yield page.data
+            answer = self._call(endpoint, path=path)
+            page = parse_page(answer)
+            yield parse_rows(model, answer, page.data)
             if page.next_path is None:
                 return
-            path = resolve_page_path(self.base_url, page.next_path)
+            path = self._next_page_path(answer, page.next_path)
             if path in visited:
                 return
             visited.add(path)
@@ -540,13 +484,12 @@ class StitchClient(ClientSettings):
         :param page: page number, from 1.
         """
         endpoint = ENDPOINTS[endpoint_name]
-        return self._call(endpoint, path=endpoint.page_path(page, stitch_client_id=self.client_id))
+        return self._call(endpoint, path=endpoint.page_path(page, stitch_client_id=self.client_id)).payload
 
     def iter_extraction_pages(self, *, stop_after_source_id: int | None = None) -> Iterator[list[Extraction]]:
         """Extractions page by page, rows already seen dropped; stops after ``stop_after_source_id``'s page."""
         seen = RowDeduplicator(extraction_key)
-        for raw in self._iter_pages(ENDPOINTS["list_extractions"]):
-            rows = [Extraction.model_validate(item) for item in raw]
+        for rows in self._iter_pages(ENDPOINTS["list_extractions"], Extraction):
             yield seen.new_rows(rows)
             if passed_source_id(rows, stop_after_source_id):
                 return
@@ -564,8 +507,7 @@ class StitchClient(ClientSettings):
     ) -> Iterator[list[Load]]:
         """Loads page by page, rows already seen dropped; stops once ``stop_when(page_rows)`` is true."""
         seen = RowDeduplicator(load_key)
-        for raw in self._iter_pages(ENDPOINTS["list_loads"]):
-            rows = [Load.model_validate(item) for item in raw]
+        for rows in self._iter_pages(ENDPOINTS["list_loads"], Load):
             yield seen.new_rows(rows)
             if stop_when is not None and stop_when(rows):
                 return
@@ -577,30 +519,32 @@ class StitchClient(ClientSettings):
     def get_extraction_logs_url(self, job_name: str) -> str:
         """The pre-signed log URL of an extraction job (the 302 ``Location``; not followed)."""
         endpoint = ENDPOINTS["get_extraction_logs"]
-        location = self._call(endpoint, stitch_client_id=self.client_id, job_name=job_name)
-        if not isinstance(location, str):
-            raise StitchTransportError(
-                "expected a redirect to the log file", method="GET", path=endpoint.template
-            )
-        return location
+        return redirect_target(self._call(endpoint, stitch_client_id=self.client_id, job_name=job_name))
 
     def fetch_extraction_logs(self, job_name: str) -> str:
         """Download an extraction job's log text; the log host never receives the Stitch token."""
-        url = check_url(self.get_extraction_logs_url(job_name), what="log URL")
-        with requests.Session() as plain:
-            try:
-                response = plain.get(
-                    url, headers={"User-Agent": self.user_agent}, timeout=self.timeout, verify=True
-                )
-            except requests.RequestException as error:
-                raise StitchTransportError(
-                    describe_transport_failure(error), method="GET", path="<log URL>"
-                ) from None
-        if response.status_code >= 300:
-            raise StitchAPIError(
-                response.status_code, None, "could not download the log file", method="GET", path="<log URL>"
+        target = require_secure(
+            parse_url_strictly(self.get_extraction_logs_url(job_name), what="log URL", allow_query=True),
+            what="log URL",
+        )
+        with watched_session(None) as plain:
+            raw: RawResponse = exchange(
+                plain,
+                "GET",
+                str(target),
+                path="<log URL>",
+                origin=target.origin,
+                headers={"User-Agent": self.user_agent},
+                json_body=None,
+                form=None,
+                seconds=self._time_limit(ENDPOINTS["get_extraction_logs"], "<log URL>"),
+                max_bytes=self.options.max_response_bytes,
             )
-        return response.text
+        if raw.status >= 300:
+            raise StitchAPIError(
+                raw.status, None, "could not download the log file", method="GET", path="<log URL>"
+            )
+        return raw.text
 
     # ------------------------------------------------------------------ notifications
 
@@ -631,7 +575,7 @@ class StitchClient(ClientSettings):
 
     def delete_custom_email(self, custom_email_id: int) -> Any:
         """Remove a recipient (Stitch answers with the count of deleted rows)."""
-        return self._call(ENDPOINTS["delete_custom_email"], custom_email_id=custom_email_id)
+        return self._call(ENDPOINTS["delete_custom_email"], custom_email_id=custom_email_id).payload
 
     def list_post_load_hooks(self) -> list[PostLoadHook]:
         """Post-load webhooks of the account."""

@@ -1,28 +1,31 @@
-"""Transport rules shared by the sync and async clients: URLs, headers, retries, response reading."""
+"""Transport rules shared by the sync and async clients: headers, retries, failure descriptions."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
-from collections.abc import Callable, Iterable
+import socket
+import ssl
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 from tenacity import RetryCallState
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_exponential_jitter
 
 from airflow_provider_stitch import __version__
+from airflow_provider_stitch.api.deadlines import would_pass_deadline
 from airflow_provider_stitch.api.endpoints import Endpoint
 from airflow_provider_stitch.api.errors import (
     StitchAPIError,
     StitchError,
+    StitchMalformedResponseError,
     StitchTransportError,
     build_api_error,
 )
+from airflow_provider_stitch.api.urls import DEFAULT_BASE_URL, check_url, is_loopback_host
 
-DEFAULT_BASE_URL = "https://api.stitchdata.com"
 USER_AGENT = f"airflow-provider-stitch/{__version__}"
 #: Statuses worth a retry: rate limiting and transient server trouble.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -34,65 +37,12 @@ MAX_PAGES = 1000
 RetryWait = Callable[[RetryCallState], float]
 
 
-def is_loopback_host(host: str | None) -> bool:
-    """True for ``localhost`` and addresses in 127.0.0.0/8 or ``::1``."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(url: str, *, what: str = "base URL") -> str:
-    """Return ``url`` without a trailing slash when it is HTTPS, or HTTP to a loopback host.
-
-    :param url: URL to check.
-    :param what: what the URL is, for the error message.
-    :raises ValueError: for any other scheme or a plain-HTTP remote host.
-    """
-    parts = urlsplit(url.strip())
-    if not parts.scheme or not parts.hostname:
-        raise ValueError(f"the Stitch {what} must be an absolute URL such as {DEFAULT_BASE_URL}")
-    scheme = parts.scheme.lower()
-    if scheme == "https":
-        return url.strip().rstrip("/")
-    if scheme == "http" and is_loopback_host(parts.hostname):
-        return url.strip().rstrip("/")
-    if scheme == "http":
-        raise ValueError(
-            f"the Stitch {what} uses plain http:// to {parts.hostname}; "
-            "only https:// is allowed, except http:// to a loopback host (127.0.0.1, ::1, localhost)"
-        )
-    raise ValueError(f"the Stitch {what} must use https:// (got {scheme}://)")
-
-
-def same_origin(url_a: str, url_b: str) -> bool:
-    """True when both URLs have the same scheme, host and port."""
-    a, b = urlsplit(url_a), urlsplit(url_b)
-    return (a.scheme.lower(), a.hostname, a.port) == (b.scheme.lower(), b.hostname, b.port)
-
-
 def request_headers(token: str | None, endpoint: Endpoint, user_agent: str) -> dict[str, str]:
     """Headers for one request; the bearer token only where the endpoint needs it."""
     headers = {"User-Agent": user_agent, "Accept": "application/json"}
     if endpoint.auth_required and token:
         headers["Authorization"] = f"Bearer {token}"
     return headers
-
-
-def resolve_page_path(base_url: str, next_link: str) -> str:
-    """Turn a ``links.next`` value into a request path on the API host.
-
-    :raises StitchTransportError: when the link points at another host (the token must not follow it).
-    """
-    absolute = urljoin(base_url + "/", next_link)
-    if not same_origin(absolute, base_url):
-        raise StitchTransportError("pagination link leads to another host; refusing to follow it")
-    parts = urlsplit(absolute)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -143,6 +93,8 @@ def is_retryable(error: BaseException, endpoint: Endpoint, *, lookup_before_rese
     """
     safe = endpoint.idempotent or lookup_before_resend
     if isinstance(error, StitchTransportError):
+        if error.permanent:
+            return False
         return safe or error.request_sent is False
     if isinstance(error, StitchAPIError):
         if error.status == 429:
@@ -172,13 +124,20 @@ def error_from_response(
 
 
 def decode_json(text: str, *, method: str, path: str) -> Any:
-    """Parse a success body; empty means None; unreadable JSON is a transport error (retried)."""
+    """Parse a success body; empty means None; unreadable or absurdly nested JSON is a malformed answer."""
     if not text or not text.strip():
         return None
     try:
         return json.loads(text)
     except ValueError:
-        raise StitchTransportError("the response body is not valid JSON", method=method, path=path) from None
+        looks_like = "HTML" if text.lstrip()[:1] == "<" else "not JSON"
+        raise StitchMalformedResponseError(
+            f"the body is {looks_like} ({len(text)} characters)", method=method, path=path
+        ) from None
+    except RecursionError:
+        raise StitchMalformedResponseError(
+            "the body is JSON nested too deeply to read", method=method, path=path
+        ) from None
 
 
 def already_running_message(payload: Any) -> str | None:
@@ -203,9 +162,55 @@ def embedded_error(
     return None
 
 
-def describe_transport_failure(error: BaseException) -> str:
-    """A short, secret-free description of a network failure (no URL, no headers)."""
-    return f"{type(error).__name__} while talking to Stitch"
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and everything it wraps (``__cause__``, ``__context__``, urllib3's ``reason``, args)."""
+    pending, seen = [error], set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        pending.extend(item for item in wrapped if isinstance(item, BaseException))
+
+
+def failure_cause(error: BaseException) -> tuple[str, bool]:
+    """What went wrong below HTTP, in words, and whether resending cannot help.
+
+    :param error: the HTTP library's exception.
+    """
+    causes = list(_causes(error))
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "connection refused (nothing listens there)", True
+    if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes):
+        return "TLS certificate not trusted", True
+    if any(isinstance(c, ssl.SSLError) for c in causes):
+        return "TLS handshake failed", True
+    if any(isinstance(c, socket.gaierror) for c in causes):
+        return "host name not found", False
+    if any(isinstance(c, (TimeoutError, socket.timeout)) or "Timeout" in type(c).__name__ for c in causes):
+        return "timed out", False
+    if any(isinstance(c, ConnectionResetError) for c in causes):
+        return "connection reset", False
+    return f"connection failed ({type(error).__name__})", False
+
+
+def describe_transport_failure(error: BaseException, origin: str = "") -> str:
+    """A short, secret-free description of a network failure: where and why (no path, no headers).
+
+    :param error: the HTTP library's exception.
+    :param origin: ``scheme://host:port`` the request went to.
+    """
+    cause, _ = failure_cause(error)
+    return f"could not talk to Stitch at {origin}: {cause}" if origin else f"{cause} while talking to Stitch"
+
+
+class stop_before_deadline(stop_base):
+    """Stop retrying when the next pause would pass the task deadline (see ``api.deadlines``)."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return would_pass_deadline(retry_state.upcoming_sleep)
 
 
 __all__ = [
@@ -222,10 +227,10 @@ __all__ = [
     "describe_transport_failure",
     "embedded_error",
     "error_from_response",
+    "failure_cause",
     "is_loopback_host",
     "is_retryable",
     "parse_retry_after",
     "request_headers",
-    "resolve_page_path",
-    "same_origin",
+    "stop_before_deadline",
 ]

@@ -1,0 +1,214 @@
+"""One bounded HTTP exchange with requests: a total time limit per request and a cap on the body size.
+
+requests (like every socket API) applies its timeout to each read, so a server sending one byte per
+second keeps a request alive forever. Here a watchdog timer shuts the request's socket down when its
+total time limit passes, whatever phase it is in (connecting, TLS, headers, body), and the body is read
+in chunks that stop at ``max_bytes``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from airflow_provider_stitch.api.errors import StitchResponseTooLarge, StitchTransportError
+from airflow_provider_stitch.api.responses import RawResponse
+from airflow_provider_stitch.api.transport import failure_cause
+
+CHUNK_BYTES = 64 * 1024
+#: How often a fired watchdog shuts down sockets again (one may have connected after it fired).
+REFIRE_SECONDS = 0.2
+
+_local = threading.local()
+
+
+class _Watchdog:
+    """Shuts down the sockets of one request once its time limit passes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        _local.watchdog = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopped.set()
+        self._timer.cancel()
+        _local.watchdog = None
+
+    def watch(self, connection: Any) -> None:
+        with self._lock:
+            self._connections.append(connection)
+
+    def _fire(self) -> None:
+        self.fired = True
+        while not self._stopped.is_set():
+            with self._lock:
+                sockets = [getattr(c, "sock", None) for c in self._connections]
+            for sock in sockets:
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+            self._stopped.wait(REFIRE_SECONDS)
+
+
+class _WatchedPoolMixin:
+    """Registers each connection a request uses with that request's watchdog."""
+
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        watchdog = getattr(_local, "watchdog", None)
+        if watchdog is not None:
+            watchdog.watch(conn)
+        return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPPool(_WatchedPoolMixin, HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_WatchedPoolMixin, HTTPSConnectionPool):
+    pass
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class WatchedAdapter(HTTPAdapter):
+    """An HTTPAdapter whose connection pools let a request's watchdog reach its sockets."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+        return manager
+
+
+def watched_session(session: requests.Session | None, origin: str | None = None) -> requests.Session:
+    """A session whose requests to ``origin`` (all, when None) can be bounded in total time.
+
+    :param session: a session to equip, or None for a new one.
+    :param origin: ``scheme://host[:port]`` to mount the adapter for.
+    """
+    target = session if session is not None else requests.Session()
+    prefixes = [origin + "/"] if origin else ["http://", "https://"]
+    for prefix in prefixes:
+        target.mount(prefix, WatchedAdapter())
+    return target
+
+
+def _read_body(response: requests.Response, max_bytes: int, method: str, path: str) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise StitchResponseTooLarge(max_bytes, method=method, path=path)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.raw.stream(CHUNK_BYTES, decode_content=True):
+        size += len(chunk)
+        if size > max_bytes:
+            raise StitchResponseTooLarge(max_bytes, method=method, path=path)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def exchange(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    path: str,
+    origin: str,
+    headers: dict[str, str],
+    json_body: Any,
+    form: dict[str, Any] | None,
+    seconds: float,
+    max_bytes: int,
+) -> RawResponse:
+    """Send one request and read its whole answer within ``seconds`` and ``max_bytes``.
+
+    :param session: a session from :func:`watched_session`.
+    :param method: HTTP method.
+    :param url: the full URL (built from a checked root).
+    :param path: the request path, for errors.
+    :param origin: ``scheme://host:port``, for errors.
+    :param headers: request headers.
+    :param json_body: JSON body, or None.
+    :param form: form fields, or None.
+    :param seconds: total time allowed.
+    :param max_bytes: largest body accepted.
+    :raises StitchTransportError: on a network failure or when the time runs out.
+    :raises StitchResponseTooLarge: when the body is longer than ``max_bytes``.
+    """
+    response: requests.Response | None = None
+    complete = False
+    with _Watchdog(seconds) as watchdog:
+        try:
+            response = session.request(
+                method,
+                url,
+                json=json_body if form is None else None,
+                data=form,
+                headers=headers,
+                timeout=(seconds, seconds),
+                allow_redirects=False,
+                verify=True,
+                stream=True,
+            )
+            body = _read_body(response, max_bytes, method, path)
+            complete = True
+        except (requests.RequestException, Urllib3Error, OSError) as error:
+            if watchdog.fired:
+                raise StitchTransportError(
+                    f"no complete answer from {origin} within {seconds:.3g} s",
+                    method=method,
+                    path=path,
+                    request_sent=True,
+                ) from None
+            raise _transport_error(error, method, path, origin) from None
+        finally:
+            if response is not None and complete:
+                response.raw.release_conn()
+            elif response is not None:
+                response.close()
+    return RawResponse(response.status_code, response.headers, body, response.encoding)
+
+
+def _transport_error(error: BaseException, method: str, path: str, origin: str) -> StitchTransportError:
+    """Translate a requests failure, noting whether the request can have reached Stitch."""
+    cause, permanent = failure_cause(error)
+    if isinstance(error, requests.ConnectTimeout):
+        sent: bool | None = False
+    elif isinstance(error, requests.Timeout):
+        sent = True
+    elif (
+        isinstance(error, requests.ConnectionError) and "NewConnectionError" in repr(error.args) or permanent
+    ):
+        sent = False
+    else:
+        sent = None
+    return StitchTransportError(
+        f"could not talk to Stitch at {origin}: {cause}",
+        method=method,
+        path=path,
+        request_sent=sent,
+        permanent=permanent,
+    )
+
+
+__all__ = ["WatchedAdapter", "exchange", "watched_session"]
