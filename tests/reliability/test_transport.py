@@ -162,7 +162,9 @@ def test_an_emulated_hung_response_fails_within_the_timeout(stitch_emulator: Any
         retry_wait=_no_wait,
     ) as client:
         started = time.monotonic()
-        with pytest.raises(StitchTransportError, match="^GET /v4/sources: no complete answer from .* within 0.3 s$"):
+        with pytest.raises(
+            StitchTransportError, match="^GET /v4/sources: no complete answer from .* within 0.3 s$"
+        ):
             client.list_sources()
         elapsed = time.monotonic() - started
 
@@ -195,7 +197,9 @@ def untrusted_tls(tmp_path: Path) -> Any:
 def test_the_sync_client_refuses_an_untrusted_certificate(untrusted_tls: UntrustedTlsServer) -> None:
     with (
         StitchClient(TOKEN, base_url=untrusted_tls.base_url, max_attempts=1) as client,
-        pytest.raises(StitchTransportError, match="at https://127.0.0.1:[0-9]+: TLS certificate not trusted$"),
+        pytest.raises(
+            StitchTransportError, match="at https://127.0.0.1:[0-9]+: TLS certificate not trusted$"
+        ),
     ):
         client.list_sources()
     assert untrusted_tls.requests_read == 0
@@ -241,7 +245,9 @@ def test_the_async_client_refuses_an_untrusted_certificate(untrusted_tls: Untrus
         async with AsyncStitchClient(TOKEN, base_url=untrusted_tls.base_url, max_attempts=1) as client:
             await client.list_sources()
 
-    with pytest.raises(StitchTransportError, match="at https://127.0.0.1:[0-9]+: TLS certificate not trusted$"):
+    with pytest.raises(
+        StitchTransportError, match="at https://127.0.0.1:[0-9]+: TLS certificate not trusted$"
+    ):
         asyncio.run(call())
     assert untrusted_tls.requests_read == 0
 
