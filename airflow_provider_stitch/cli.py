@@ -1,13 +1,17 @@
-"""``airflow-stitch``: validate connection properties, list and describe types, run the emulator.
+"""``airflow-stitch``: validate connection properties, list and describe types, list a source's streams,
+run the emulator.
 
 Exit codes: 0 success (valid), 1 invalid properties, 2 usage errors (bad arguments, unknown type,
-unreadable or non-JSON input). Imports stay cheap: the catalog and the emulator load on first use.
+unreadable, oversized or non-JSON input; one line, no traceback), 3 Stitch answered with an error or could
+not be reached, 141 the reader of the output went away (``| head``), as for a program ended by SIGPIPE.
+Imports stay cheap: the catalog, Airflow and the emulator load on first use.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from typing import Any, TextIO
@@ -15,13 +19,52 @@ from typing import Any, TextIO
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+EXIT_STITCH = 3
+EXIT_BROKEN_PIPE = 141
+#: Largest properties file read; real ones are a few kilobytes.
+MAX_INPUT_BYTES = 10 * 1024 * 1024
 
 
-def _read_properties(path: str, stdin: TextIO) -> Any:
+class UnreadableInput(Exception):
+    """The properties input cannot be read as JSON; the message is one line naming the input."""
+
+
+def _read_bytes(path: str, stdin: TextIO) -> bytes:
+    """At most ``MAX_INPUT_BYTES + 1`` bytes of the file (or of stdin for ``-``)."""
+    limit = MAX_INPUT_BYTES + 1
     if path == "-":
-        return json.loads(stdin.read())
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        binary = getattr(stdin, "buffer", None)
+        return binary.read(limit) if binary is not None else stdin.read(limit).encode("utf-8")
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit)
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+
+
+def read_properties(path: str, stdin: TextIO) -> Any:
+    """The JSON document in ``path`` (``-`` for stdin).
+
+    :param path: a file path, or ``-``.
+    :param stdin: where ``-`` reads from.
+    :raises UnreadableInput: missing, oversized, not UTF-8, not JSON, or nested too deeply to parse.
+    """
+    label = "stdin" if path == "-" else path
+    raw = _read_bytes(path, stdin)
+    if len(raw) > MAX_INPUT_BYTES:
+        raise UnreadableInput(f"{label} is larger than {MAX_INPUT_BYTES // (1024 * 1024)} MiB")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableInput(f"{label} is not UTF-8 text (invalid byte at offset {exc.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UnreadableInput(f"{label} is not JSON (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise UnreadableInput(f"{label} nests JSON too deeply to read") from None
+    except ValueError:
+        raise UnreadableInput(f"{label} holds a number too long to read") from None
 
 
 def run_validate(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
@@ -40,12 +83,9 @@ def run_validate(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Text
         print(f"error: {exc}", file=err)
         return EXIT_USAGE
     try:
-        properties = _read_properties(args.file, stdin)
-    except OSError as exc:
-        print(f"error: cannot read {args.file}: {exc.strerror}", file=err)
-        return EXIT_USAGE
-    except json.JSONDecodeError as exc:
-        print(f"error: {args.file} is not JSON (line {exc.lineno}, column {exc.colno})", file=err)
+        properties = read_properties(args.file, stdin)
+    except UnreadableInput as exc:
+        print(f"error: {exc}", file=err)
         return EXIT_USAGE
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -96,8 +136,9 @@ def run_types(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO)
 
 
 def run_describe(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
-    """Describe one connection type: steps and every property with its constraints."""
+    """Describe one connection type: steps and every property with its constraints and allowed values."""
     from airflow_provider_stitch.connectors import UnknownConnectionTypeError, get_connector
+    from airflow_provider_stitch.connectors.allowed import allowed_values
 
     try:
         connector = get_connector(args.type)
@@ -114,15 +155,64 @@ def run_describe(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Text
             details.append("credential")
         if spec.rule:
             details.append(f"rule={spec.rule}")
-        if spec.enum:
-            details.append("one of " + "|".join(spec.enum))
+        allowed = allowed_values(spec, connector)
+        if allowed:
+            details.append(f"allowed: {allowed}")
         if spec.required_when:
             details.append(f"required when {spec.required_when['property']}={spec.required_when['equals']}")
         if spec.default is not None:
             details.append(f"default {spec.default}")
+        if spec.create_default is not None:
+            details.append(f"may be left out of a create (Stitch stores {spec.create_default})")
         print(f"  [{spec.step}] {spec.name}: " + ", ".join(details), file=out)
     for note in connector.notes:
         print(f"note: {note}", file=out)
+    return EXIT_OK
+
+
+def run_streams(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    """List a source's streams: the name to use in ``streams=``, selection and replication method."""
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException
+
+    from airflow_provider_stitch.api.errors import StitchError
+    from airflow_provider_stitch.api.stream_selection import DiscoveredStream, name_for_spec
+    from airflow_provider_stitch.hooks.stitch import StitchHook
+
+    try:
+        with StitchHook(args.conn_id, max_attempts=2).get_client() as client:
+            listed = client.list_streams(args.source_id)
+    except AirflowNotFoundException:
+        print(f"error: no Airflow connection {args.conn_id!r}", file=err)
+        return EXIT_USAGE
+    except ValueError as exc:  # the connection's settings are invalid; the message names the setting
+        print(f"error: connection {args.conn_id!r}: {exc}".splitlines()[0], file=err)
+        return EXIT_USAGE
+    except StitchError as exc:
+        print(f"error: {exc}".splitlines()[0], file=err)
+        return EXIT_STITCH
+    discovered = [DiscoveredStream.from_listing(stream) for stream in listed]
+    rows = [
+        {
+            "name": name_for_spec(stream, discovered),
+            "tap_stream_id": stream.tap_stream_id,
+            "stream_id": stream.stream_id,
+            "selected": bool(stream.selected),
+            "replication_method": stream.replication_method,
+        }
+        for stream in sorted(discovered, key=lambda s: (s.stream_name, s.tap_stream_id))
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2), file=out)
+        return EXIT_OK
+    if not rows:
+        print(f"source {args.source_id} has no streams yet (discovery may still be running)", file=err)
+        return EXIT_OK
+    width = max(len("NAME"), *(len(row["name"]) for row in rows))
+    print(f"{'NAME':<{width}}  {'SELECTED':<8}  {'METHOD':<11}  TAP_STREAM_ID", file=out)
+    for row in rows:
+        selected = "yes" if row["selected"] else "no"
+        method = row["replication_method"] or "-"
+        print(f"{row['name']:<{width}}  {selected:<8}  {method:<11}  {row['tap_stream_id']}", file=out)
     return EXIT_OK
 
 
@@ -166,6 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("type")
     describe.set_defaults(handler=run_describe)
 
+    streams = commands.add_parser(
+        "streams", help="list a source's streams, their selection and replication method"
+    )
+    streams.add_argument("source_id", type=int, help="the Stitch source id")
+    streams.add_argument("--conn-id", default=None, help="Airflow connection id (default: stitch_default)")
+    streams.add_argument("--json", action="store_true", help="print JSON")
+    streams.set_defaults(handler=run_streams)
+
     emulator = commands.add_parser("emulator", help="run the offline Stitch emulator", add_help=False)
     emulator.add_argument("emulator_args", nargs=argparse.REMAINDER)
     emulator.set_defaults(handler=run_emulator)
@@ -187,7 +285,26 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(arguments)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
-    return int(args.handler(args, sys.stdout, sys.stderr, sys.stdin))
+    if getattr(args, "conn_id", False) is None:
+        from airflow_provider_stitch.defaults import DEFAULT_CONN_ID
+
+        args.conn_id = DEFAULT_CONN_ID
+    try:
+        code = int(args.handler(args, sys.stdout, sys.stderr, sys.stdin))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so the flush at exit does not fail on the closed pipe again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -146,3 +146,119 @@ def test_cli_import_is_cheap() -> None:
     code = "import sys, airflow_provider_stitch.cli\nprint(sorted(m for m in sys.modules if m.startswith(('airflow_provider_stitch.connectors', 'airflow_provider_stitch.emulator', 'airflow.'))))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------------------------
+# Hostile input files: exit 2 with one line, never a traceback, never the code for invalid properties
+# ------------------------------------------------------------------------------------------------
+def run_cli(*argv: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """``airflow-stitch`` in its own process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "airflow_provider_stitch.cli", *argv],
+        input=stdin.decode("latin-1") if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+HOSTILE_FILES = {
+    "binary": (bytes(range(256)) * 4, "is not UTF-8 text (invalid byte at offset 128)"),
+    "invalid-utf8": (b'{"host": "caf\xe9"}', "is not UTF-8 text (invalid byte at offset 13)"),
+    "nul-bytes": (b'{"host": "a"}\x00\x00', "is not JSON (line 1, column 14)"),
+    "deeply-nested": (b"[" * 200_000 + b"]" * 200_000, "nests JSON too deeply to read"),
+    "huge-number": (b'{"port": ' + b"9" * 50_000 + b"}", "holds a number too long to read"),
+    "huge": (b'{"host": "' + b"a" * (11 * 1024 * 1024) + b'"}', "is larger than 10 MiB"),
+    "empty": (b"", "is not JSON (line 1, column 1)"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_FILES))
+def test_hostile_files_exit_2_with_one_line(tmp_path: Path, kind: str) -> None:
+    content, message = HOSTILE_FILES[kind]
+    path = tmp_path / f"{kind}.json"
+    path.write_bytes(content)
+    result = run_cli("validate", "platform.hp-postgres", str(path))
+    assert result.returncode == 2, result.stderr[-500:]
+    assert result.stderr == f"error: {path} {message}\n"
+    assert result.stdout == ""
+
+
+def test_a_directory_and_a_hostile_stdin_exit_2_with_one_line(tmp_path: Path) -> None:
+    result = run_cli("validate", "platform.hp-postgres", str(tmp_path))
+    assert (result.returncode, result.stderr) == (2, f"error: cannot read {tmp_path}: Is a directory\n")
+    result = run_cli("validate", "platform.hp-postgres", "-", stdin=b"[" * 100_000)
+    assert (result.returncode, result.stderr) == (2, "error: stdin nests JSON too deeply to read\n")
+
+
+def test_a_parseable_but_deeply_nested_value_is_invalid_properties(tmp_path: Path) -> None:
+    path = tmp_path / "deep-value.json"
+    path.write_text(json.dumps({**VALID_POSTGRES, "host": json.loads("[" * 500 + "]" * 500)}))
+    result = run_cli("validate", "platform.hp-postgres", str(path))
+    assert result.returncode == 1
+    assert "host: nests lists and objects more than 32 levels deep" in result.stderr
+    assert "Traceback" not in result.stderr and SECRET not in result.stderr
+
+
+def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(VALID_POSTGRES).encode())
+    assert run_cli("validate", "platform.hp-postgres", str(path)).returncode == 0
+
+
+def test_output_to_a_closed_pipe_ends_quietly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_stitch.cli", "types", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the first write, as with `| head` done early
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == cli.EXIT_BROKEN_PIPE
+    assert stderr == ""
+
+
+def test_types_json_piped_into_head_prints_no_traceback() -> None:
+    command = f"{sys.executable} -m airflow_provider_stitch.cli types --json | head -n 2"
+    result = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=120)
+    assert result.stdout.splitlines() == ["[", "  {"]
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# describe: allowed values
+# ------------------------------------------------------------------------------------------------
+def test_describe_shows_the_allowed_values(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["describe", "platform.hp-mysql"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "frequency_in_minutes: string, optional, user_provided, rule=frequency_in_minutes, allowed: one of 1, 30, 60, 360, 720, 1440\n"
+        in out
+    )
+    assert (
+        "port: integer, required, user_provided, rule=port, allowed: a port number from 1 to 65535, default 3306\n"
+        in out
+    )
+    assert (
+        'ssl: string, optional, user_provided, rule=boolean_flag, allowed: "true" or "false" (or a JSON boolean)\n'
+        in out
+    )
+    assert "allowed: an ISO 8601 date-time at midnight UTC, YYYY-MM-DDT00:00:00Z" in out
+    assert cli.main(["describe", "platform.hubspot"]) == 0
+    assert "allowed: one of 30, 60, 360, 720, 1440\n" in capsys.readouterr().out
+    assert cli.main(["describe", "s3"]) == 0
+    assert "output_file_format: string, required, user_provided, rule=enum, allowed: one of csv, jsonl" in (
+        capsys.readouterr().out
+    )
+
+
+def test_describe_says_which_required_property_a_create_may_leave_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["describe", "postgres"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "encryption_type: string, required, user_provided, rule=enum, allowed: one of none, ssh, "
+        "may be left out of a create (Stitch stores none)\n"
+    ) in out
