@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
@@ -18,7 +17,7 @@ from airflow_provider_stitch.api.settings import (
     StitchSettingsError,
     default_budget_path,
 )
-from airflow_provider_stitch.api.transport import DEFAULT_BASE_URL, check_url, is_loopback_host
+from airflow_provider_stitch.api.urls import DEFAULT_BASE_URL, check_base_url, check_url
 from airflow_provider_stitch.defaults import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -93,14 +92,17 @@ class StitchHook(BaseHook):
 
     @staticmethod
     def _base_url(conn: Any) -> str:
-        """The API root from the connection's host (scheme optional; https assumed)."""
+        """The checked API root from the connection's host (scheme optional; https assumed).
+
+        :raises UnsafeURLError: when the URL is ambiguous or insecure (see ``api.urls``).
+        """
         host = (conn.host or "").strip()
         if not host:
             return DEFAULT_BASE_URL
-        if "://" in host:
-            return host
-        port = f":{conn.port}" if conn.port else ""
-        return f"https://{host}{port}"
+        if "://" not in host:
+            port = f":{conn.port}" if conn.port else ""
+            host = f"https://{host}{port}"
+        return check_url(host)
 
     def _settings(self, conn: Any) -> dict[str, Any]:
         """Client arguments from a connection, with its secrets registered for masking."""
@@ -126,9 +128,8 @@ class StitchHook(BaseHook):
 
         :param conn: the Airflow connection.
         """
-        base_url = self._base_url(conn)
-        host = urlsplit(check_url(base_url)).hostname
-        return BudgetSettings.from_extras(self._extras(conn), loopback=is_loopback_host(host))
+        loopback = check_base_url(self._base_url(conn)).is_loopback
+        return BudgetSettings.from_extras(self._extras(conn), loopback=loopback)
 
     def _jobs_window(self, budget: BudgetSettings, base_url: str) -> float:
         """The budget window for the speed a loopback emulator reports (and the extra, if set, confirms)."""
