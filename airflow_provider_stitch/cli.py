@@ -10,6 +10,7 @@ Imports stay cheap: the catalog, Airflow and the emulator load on first use.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -172,24 +173,26 @@ def run_describe(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Text
 
 def run_streams(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     """List a source's streams: the name to use in ``streams=``, selection and replication method."""
-    from airflow.providers.common.compat.sdk import AirflowNotFoundException
+    # Airflow logs to stdout; while it loads and runs, stdout is stderr, so ``--json`` stays pure JSON.
+    with contextlib.redirect_stdout(err):
+        from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
-    from airflow_provider_stitch.api.errors import StitchError
-    from airflow_provider_stitch.api.stream_selection import DiscoveredStream, name_for_spec
-    from airflow_provider_stitch.hooks.stitch import StitchHook
+        from airflow_provider_stitch.api.errors import StitchError
+        from airflow_provider_stitch.api.stream_selection import DiscoveredStream, name_for_spec
+        from airflow_provider_stitch.hooks.stitch import StitchHook
 
-    try:
-        with StitchHook(args.conn_id, max_attempts=2).get_client() as client:
-            listed = client.list_streams(args.source_id)
-    except AirflowNotFoundException:
-        print(f"error: no Airflow connection {args.conn_id!r}", file=err)
-        return EXIT_USAGE
-    except ValueError as exc:  # the connection's settings are invalid; the message names the setting
-        print(f"error: connection {args.conn_id!r}: {exc}".splitlines()[0], file=err)
-        return EXIT_USAGE
-    except StitchError as exc:
-        print(f"error: {exc}".splitlines()[0], file=err)
-        return EXIT_STITCH
+        try:
+            with StitchHook(args.conn_id, max_attempts=2).get_client() as client:
+                listed = client.list_streams(args.source_id)
+        except AirflowNotFoundException:
+            print(f"error: no Airflow connection {args.conn_id!r}", file=err)
+            return EXIT_USAGE
+        except ValueError as exc:  # the connection's settings are invalid; the message names the setting
+            print(f"error: connection {args.conn_id!r}: {exc}".splitlines()[0], file=err)
+            return EXIT_USAGE
+        except StitchError as exc:
+            print(f"error: {exc}".splitlines()[0], file=err)
+            return EXIT_STITCH
     discovered = [DiscoveredStream.from_listing(stream) for stream in listed]
     rows = [
         {

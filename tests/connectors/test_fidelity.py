@@ -116,9 +116,11 @@ def test_the_same_example_without_its_empty_strings_is_accepted_by_both(
 
 
 def test_the_client_refuses_an_empty_string_before_any_request(emu: StitchEmulator) -> None:
-    with StitchClient(emu.token, base_url=emu.base_url, client_id=emu.client_id, max_attempts=1) as client:
-        with pytest.raises(PropertiesValidationError) as info:
-            client.create_source("platform.aurora", "Aurora", example("platform.aurora"))
+    with (
+        StitchClient(emu.token, base_url=emu.base_url, client_id=emu.client_id, max_attempts=1) as client,
+        pytest.raises(PropertiesValidationError) as info,
+    ):
+        client.create_source("platform.aurora", "Aurora", example("platform.aurora"))
     assert info.value.bad_properties() == ["filter_dbs"]
     assert emu.control.stats(include_log=False)["requests"]["total"] == 0
 
