@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timezone
+from functools import lru_cache
 
 CLOCK_MODES = ("real", "manual")
 #: Response header on every answer of the emulator: its clock speed (emulator seconds per real second).
@@ -70,7 +71,12 @@ def iso(epoch: float | None) -> str | None:
     """Format epoch seconds the way Stitch does (``2019-05-24T18:04:08Z``), or None."""
     if epoch is None:
         return None
-    return datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _iso_second(int(epoch))
+
+
+@lru_cache(maxsize=65536)
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_timestamp(value: object) -> float | None:

@@ -13,7 +13,13 @@ from airflow_provider_stitch.emulator import jobs
 from airflow_provider_stitch.emulator.clock import SPEED_HEADER, iso
 from airflow_provider_stitch.emulator.faults import FaultRule, FaultSpecError
 from airflow_provider_stitch.emulator.jobs_limit import JobsLimitSettings
-from airflow_provider_stitch.emulator.lifecycle import advance_step, check_json, rediscover, settle_all
+from airflow_provider_stitch.emulator.lifecycle import (
+    advance_step,
+    check_json,
+    rediscover,
+    settle_all,
+    track_all,
+)
 from airflow_provider_stitch.emulator.responses import ApiAnswer, json_answer
 from airflow_provider_stitch.emulator.runtime import EmulatorRuntime, read_json, runtime_of
 from airflow_provider_stitch.emulator.state import AccountRecord, SourceRecord
@@ -206,7 +212,10 @@ async def change_settings(request: Request) -> Response:
     for name, value in body.items():
         if not isinstance(value, SETTABLE[name]) and not (SETTABLE[name] is float and isinstance(value, int)):
             raise _bad(f"{name} must be of type {SETTABLE[name].__name__}")
-    runtime.state.feature_overrides.update(body)
+    with runtime.state.lock:
+        runtime.state.feature_overrides.update(body)
+        if "run_schedules" in body:
+            track_all(runtime.state)
     return json_answer({name: runtime.state.setting(name) for name in SETTABLE})
 
 

@@ -1,9 +1,16 @@
-"""Running the emulator inside a process: :class:`StitchEmulator` and its control client."""
+"""Running the emulator: in this process (:class:`StitchEmulator`), as a child process
+(:class:`EmulatorProcess`), and the client of its control API (:class:`EmulatorControl`)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -16,6 +23,8 @@ from airflow_provider_stitch.emulator.state import EmulatorSettings
 
 STARTUP_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 10.0
+#: Seconds a child emulator may take to write its ready file.
+CHILD_STARTUP_TIMEOUT = 30.0
 
 
 class EmulatorControl:
@@ -221,3 +230,99 @@ class StitchEmulator:
 
     def __repr__(self) -> str:
         return f"StitchEmulator(base_url={self.base_url!r}, client_id={self.client_id}, token=***)"
+
+
+class EmulatorStartError(RuntimeError):
+    """The emulator child process did not start serving; the message names its log file."""
+
+
+def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """Terminate one child by its PID, then kill it when it has not exited within ``grace`` seconds.
+
+    :param process: the child.
+    :param grace: seconds to wait after each signal.
+    """
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(grace)
+
+
+@dataclass
+class EmulatorProcess:
+    """The emulator (``airflow-stitch emulator``) as a child process on a free loopback port.
+
+    :param workdir: folder for the ready file and the emulator's output (``emulator.log``).
+    :param speed: emulator seconds per real second.
+    :param extra_args: more ``airflow-stitch emulator`` options (``--clock manual``, ``--no-schedules``).
+    """
+
+    workdir: Path
+    speed: float = 1.0
+    extra_args: Sequence[str] = ()
+    base_url: str = ""
+    token: str = field(default="", repr=False)
+    client_id: int = 0
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def log_path(self) -> Path:
+        """Where the child's output goes."""
+        return Path(self.workdir) / "emulator.log"
+
+    def start(self) -> EmulatorProcess:
+        """Start the child and wait until it serves; :class:`EmulatorStartError` when it does not."""
+        workdir = Path(self.workdir)
+        ready_file = workdir / "emulator-ready.json"
+        ready_file.unlink(missing_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "airflow_provider_stitch.cli",
+            "emulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--speed",
+            str(self.speed),
+            "--ready-file",
+            str(ready_file),
+            *self.extra_args,
+        ]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+        deadline = time.monotonic() + CHILD_STARTUP_TIMEOUT
+        while not ready_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise EmulatorStartError(f"the Stitch emulator did not start; see {self.log_path}")
+            time.sleep(0.05)
+        ready = json.loads(ready_file.read_text(encoding="utf-8"))
+        self.base_url = str(ready["base_url"])
+        self.token = str(ready["token"])
+        self.client_id = int(ready["client_id"])
+        return self
+
+    def control(self) -> EmulatorControl:
+        """A control client for the running child (close it when done)."""
+        if not self.base_url:
+            raise RuntimeError("the emulator child is not running")
+        return EmulatorControl(self.base_url)
+
+    def stop(self) -> None:
+        """Stop the child by its PID (idempotent)."""
+        if self.process is not None:
+            stop_process(self.process)
+
+    def __enter__(self) -> EmulatorProcess:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -230,8 +230,3 @@ def stop_job(
     """Stop a running job now; its extraction row reads ``Terminated``."""
     job.stopped_at = now
     settle_job(account, source, job, now, has_field_selection)
-
-
-def public_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored extraction or load row without the emulator's bookkeeping keys."""
-    return {key: value for key, value in row.items() if not key.startswith("_")}

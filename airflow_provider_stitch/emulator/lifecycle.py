@@ -87,10 +87,17 @@ def _finish_check(
 
 
 def advance_step(state: EmulatorState, account: AccountRecord, source: SourceRecord, now: float) -> None:
-    """Move a source through ``form`` and ``oauth`` as far as its properties allow.
+    """Move a source through ``form`` and ``oauth`` as far as its properties allow, then queue it.
 
     Reaching ``discover_schema`` starts a connection check and discovery.
     """
+    _advance_through_property_steps(state, account, source, now)
+    track(state, account, source)
+
+
+def _advance_through_property_steps(
+    state: EmulatorState, account: AccountRecord, source: SourceRecord, now: float
+) -> None:
     connector = get_connector(source.type)
     while source.step in ("form", "oauth"):
         if source.step == "form" and missing_required(connector, "form", source.properties):
@@ -215,8 +222,11 @@ def schedulable(source: SourceRecord, state: EmulatorState) -> bool:
 
 
 def reschedule(source: SourceRecord, now: float, state: EmulatorState) -> None:
-    """Recompute the next scheduled run from ``now``."""
+    """Recompute the next scheduled run from ``now`` (and queue the source for it)."""
     source.next_fire_at = next_fire_after(source, now) if schedulable(source, state) else None
+    owner = state.source_owners.get(source.id)
+    if owner is not None:
+        track(state, owner, source)
 
 
 # ------------------------------------------------------------------------------------------ settling
@@ -243,15 +253,73 @@ def settle_source(state: EmulatorState, account: AccountRecord, source: SourceRe
     reschedule(source, now, state)
 
 
-def settle_account(state: EmulatorState, account: AccountRecord, now: float) -> None:
-    """Bring every source and destination of an account up to ``now``."""
-    for source in account.sources.values():
-        settle_source(state, account, source, now)
+def next_due(source: SourceRecord, state: EmulatorState) -> float | None:
+    """When the source next needs settling: its check or job ends, or its schedule fires (None: never)."""
+    times = []
+    check = source.check
+    if check is not None and not check.finished:
+        times.append(check.started_at + check.duration)
+    if source.job is not None:
+        times.append(source.job.end_time)
+    if source.next_fire_at is not None and schedulable(source, state):
+        times.append(source.next_fire_at)
+    return min(times) if times else None
+
+
+def track(state: EmulatorState, account: AccountRecord, source: SourceRecord) -> None:
+    """Queue the source for its next due time; call after anything that may bring that time forward.
+
+    :param state: the emulator state holding the queue.
+    :param account: the source's account.
+    :param source: the source.
+    """
+    state.source_owners[source.id] = account
+    due = next_due(source, state)
+    if due is None or (source.due_at is not None and source.due_at <= due):
+        # Nothing to wait for, or an entry that comes up no later is queued (it re-queues the source).
+        return
+    source.due_at = due
+    state.wakeups.push(due, source.id)
+
+
+def settle_due(state: EmulatorState, now: float) -> None:
+    """Bring every source whose check, job or schedule came due by ``now`` up to ``now``.
+
+    The cost follows the number of due sources, not the size of the accounts.
+    """
+    settled = []
+    for due, source_id in state.wakeups.pop_due(now):
+        account = state.source_owners.get(source_id)
+        source = account.sources.get(source_id) if account is not None else None
+        if account is None or source is None or source.due_at != due:
+            continue  # superseded by a later entry, or the state was reset
+        source.due_at = None
+        actual = next_due(source, state)
+        if actual is not None and actual <= now:
+            # Entries outlive what they were queued for (settle_all, a stopped job): settle only if due.
+            settle_source(state, account, source, now)
+        settled.append((account, source))
+    for account, source in settled:
+        track(state, account, source)
+
+
+def settle_destinations(account: AccountRecord, now: float) -> None:
+    """Finish the connection checks of an account's destinations that are due."""
     for destination in account.destinations.values():
         settle_destination_check(destination, now)
 
 
 def settle_all(state: EmulatorState, now: float) -> None:
-    """Bring every account up to ``now``."""
+    """Bring every source and destination of every account up to ``now`` (the control API's view)."""
     for account in list(state.accounts.values()):
-        settle_account(state, account, now)
+        for source in account.sources.values():
+            settle_source(state, account, source, now)
+            track(state, account, source)
+        settle_destinations(account, now)
+
+
+def track_all(state: EmulatorState) -> None:
+    """Queue every source again (after a setting changed what is schedulable)."""
+    for account in list(state.accounts.values()):
+        for source in account.sources.values():
+            track(state, account, source)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
 
-from airflow_provider_stitch.connectors import ConnectorSpec
+from airflow_provider_stitch.connectors import ConnectorSpec, get_connector
 from airflow_provider_stitch.connectors.schema import property_schema
+from airflow_provider_stitch.emulator.responses import encode_json
 
 PROPERTY_STEPS = ("form", "oauth")
 DEFAULT_START_DATE = "-1 year"
@@ -76,6 +78,34 @@ def report_card(
     if with_details:
         card["details"] = details(connector, allow_deprecated)
     return card
+
+
+@lru_cache(maxsize=4096)
+def _progress_card(connection_type: str, step_type: str, provided: frozenset[str]) -> dict[str, Any]:
+    return report_card(get_connector(connection_type), current_step_type=step_type, provided=provided)
+
+
+@lru_cache(maxsize=4096)
+def _encoded_progress_card(connection_type: str, step_type: str, provided: frozenset[str]) -> bytes:
+    return encode_json(_progress_card(connection_type, step_type, provided))
+
+
+def progress_card(connector: ConnectorSpec, step_type: str, provided: Collection[str]) -> dict[str, Any]:
+    """The report card of a connection at ``step_type`` with ``provided`` properties, built once per shape.
+
+    Every connection of the same type, step and provided properties shares the returned mapping: read it,
+    never change it.
+
+    :param connector: the connection type.
+    :param step_type: the step the connection is at.
+    :param provided: names of the properties that have a value.
+    """
+    return _progress_card(connector.type, step_type, frozenset(provided))
+
+
+def encoded_progress_card(connector: ConnectorSpec, step_type: str, provided: Collection[str]) -> bytes:
+    """:func:`progress_card` as JSON bytes, encoded once per shape."""
+    return _encoded_progress_card(connector.type, step_type, frozenset(provided))
 
 
 def missing_required(connector: ConnectorSpec, step: str, properties: dict[str, Any]) -> list[str]:

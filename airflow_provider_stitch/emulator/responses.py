@@ -21,6 +21,21 @@ def json_answer(body: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+def encode_json(value: Any) -> bytes:
+    """JSON bytes exactly as :func:`json_answer` writes them (compact, UTF-8)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
+
+
+def encoded_answer(payload: bytes, status: int = 200) -> Response:
+    """A JSON response from bytes already encoded with :func:`encode_json` (or joined from such parts)."""
+    return Response(content=payload, status_code=status, media_type="application/json")
+
+
+def json_array(parts: list[bytes]) -> bytes:
+    """A JSON array joined from encoded items."""
+    return b"[" + b",".join(parts) + b"]"
+
+
 def source_error(code: str, message: str, status: int = 400, **data: Any) -> ApiAnswer:
     """Sources style: ``{"error": "<Code>", "data": {"message": ...}}``."""
     return ApiAnswer(json_answer({"error": code, "data": {"message": message, **data}}, status))

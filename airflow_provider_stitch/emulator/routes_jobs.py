@@ -11,8 +11,16 @@ from starlette.responses import PlainTextResponse, Response
 
 from airflow_provider_stitch.connectors import get_connector
 from airflow_provider_stitch.emulator import jobs
-from airflow_provider_stitch.emulator.lifecycle import has_field_selection
-from airflow_provider_stitch.emulator.responses import job_error, json_answer, not_found, unauthorized
+from airflow_provider_stitch.emulator.lifecycle import has_field_selection, track
+from airflow_provider_stitch.emulator.responses import (
+    encode_json,
+    encoded_answer,
+    job_error,
+    json_answer,
+    json_array,
+    not_found,
+    unauthorized,
+)
 from airflow_provider_stitch.emulator.runtime import authenticate, runtime_of
 from airflow_provider_stitch.emulator.state import AccountRecord
 
@@ -59,6 +67,7 @@ async def start_sync(source_id: str, request: Request) -> Response:
                 f"(the source is not fully configured; it is at {source.step})",
             )
         job = jobs.start_job(account, source, now, runtime.state.setting("phase_seconds"))
+        track(runtime.state, account, source)
         return json_answer({"job_name": job.job_name})
 
 
@@ -84,9 +93,8 @@ def _page_number(request: Request) -> int:
     return int(raw) if raw.isdigit() and int(raw) >= 1 else 1
 
 
-def paginate(rows: list[dict[str, Any]], page: int, path: str) -> dict[str, Any]:
-    """The Jobs page envelope: 100 rows, total, and relative ``next``/``previous`` links."""
-    total = len(rows)
+def page_envelope(rows: list[bytes], total: int, page: int, path: str) -> bytes:
+    """The Jobs page envelope: the page's encoded rows, total, and relative ``next``/``previous`` links."""
     start = (page - 1) * PAGE_SIZE
     links: dict[str, str] = {}
     if total > PAGE_SIZE:
@@ -94,29 +102,26 @@ def paginate(rows: list[dict[str, Any]], page: int, path: str) -> dict[str, Any]
             links["next"] = f"{path}?page={page + 1}"
         if page > 1:
             links["previous"] = f"{path}?page={page - 1}"
-    return {"data": rows[start : start + PAGE_SIZE], "page": page, "total": total, "links": links}
+    rest = encode_json({"page": page, "total": total, "links": links})
+    return b'{"data":' + json_array(rows) + b"," + rest[1:]
+
+
+def _listing(request: Request, client_id: str, which: str) -> Response:
+    account, now = _jobs_account(request, client_id)
+    page = _page_number(request)
+    table = account.extractions if which == "extractions" else account.loads
+    rows, total = table.page(page, PAGE_SIZE, listed_after=now - jobs.LISTING_HORIZON)
+    return encoded_answer(page_envelope(rows, total, page, request.url.path))
 
 
 @jobs_router.get("/v4/{client_id}/extractions")
 async def list_extractions(client_id: str, request: Request) -> Response:
-    account, now = _jobs_account(request, client_id)
-    recent = [
-        row for _, row in sorted(account.extractions.items()) if row["_time"] > now - jobs.LISTING_HORIZON
-    ]
-    rows = [jobs.public_row(row) for row in recent]
-    return json_answer(paginate(rows, _page_number(request), request.url.path))
+    return _listing(request, client_id, "extractions")
 
 
 @jobs_router.get("/v4/{client_id}/loads")
 async def list_loads(client_id: str, request: Request) -> Response:
-    account, now = _jobs_account(request, client_id)
-    recent = [
-        row
-        for key, row in sorted(account.loads.items(), key=lambda item: (item[0][1], item[0][0]))
-        if row["_time"] > now - jobs.LISTING_HORIZON
-    ]
-    rows = [jobs.public_row(row) for row in recent]
-    return json_answer(paginate(rows, _page_number(request), request.url.path))
+    return _listing(request, client_id, "loads")
 
 
 @jobs_router.get("/v4/{client_id}/extractions/{job_name}")

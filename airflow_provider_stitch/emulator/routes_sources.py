@@ -35,13 +35,14 @@ from airflow_provider_stitch.emulator.lifecycle import (
 from airflow_provider_stitch.emulator.naming import derive_name, is_valid_name
 from airflow_provider_stitch.emulator.report_cards import report_card
 from airflow_provider_stitch.emulator.responses import (
+    encoded_answer,
     json_answer,
     not_found,
     source_error,
 )
 from airflow_provider_stitch.emulator.runtime import authenticate, numeric_id, read_json
 from airflow_provider_stitch.emulator.state import AccountRecord, SourceRecord
-from airflow_provider_stitch.emulator.views import source_json
+from airflow_provider_stitch.emulator.views import encoded_source, encoded_sources, source_json
 
 router = APIRouter()
 
@@ -149,7 +150,7 @@ def _choose_name(account: AccountRecord, body: Mapping[str, Any], display_name: 
 @router.get("/v4/sources")
 async def list_sources(request: Request) -> Response:
     runtime, account, _ = authenticate(request)
-    return json_answer([source_json(s, account, runtime.state) for s in account.sources.values()])
+    return encoded_answer(encoded_sources(account, runtime.state))
 
 
 @router.post("/v4/sources")
@@ -205,7 +206,7 @@ async def get_source(source_id: str, request: Request) -> Response:
     source = account.sources.get(numeric_id(source_id, "source"))
     if source is None:
         raise source_error("InvalidId", f"source not found ({source_id})", status=404)
-    return json_answer(source_json(source, account, runtime.state))
+    return encoded_answer(encoded_source(source, account, runtime.state))
 
 
 @router.put("/v4/sources/{source_id}")

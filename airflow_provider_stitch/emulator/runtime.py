@@ -12,7 +12,7 @@ from starlette.requests import Request
 from airflow_provider_stitch.emulator.clock import EmulatorClock
 from airflow_provider_stitch.emulator.faults import FaultRegistry
 from airflow_provider_stitch.emulator.jobs_limit import JobsLimiter, JobsLimitSettings
-from airflow_provider_stitch.emulator.lifecycle import settle_account
+from airflow_provider_stitch.emulator.lifecycle import settle_destinations, settle_due
 from airflow_provider_stitch.emulator.responses import not_found, unauthorized
 from airflow_provider_stitch.emulator.state import AccountRecord, EmulatorSettings, EmulatorState
 from airflow_provider_stitch.emulator.stats import RequestStats
@@ -75,7 +75,9 @@ def authenticate(request: Request) -> tuple[EmulatorRuntime, AccountRecord, floa
     if account is None:
         raise unauthorized()
     now = runtime.clock.now()
-    settle_account(runtime.state, account, now)
+    with runtime.state.lock:
+        settle_due(runtime.state, now)
+        settle_destinations(account, now)
     return runtime, account, now
 
 

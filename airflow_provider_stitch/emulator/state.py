@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_stitch.emulator.clock import EmulatorClock
+from airflow_provider_stitch.emulator.job_rows import JobRows
+from airflow_provider_stitch.emulator.wakeups import WakeupQueue
 
 #: First id handed out for each kind of object; fixed so runs after a reset look alike.
 FIRST_IDS = {
@@ -101,6 +103,8 @@ class SourceRecord:
     oauth_authorized: bool = False
     scenario: dict[str, Any] = field(default_factory=dict)
     import_tokens: dict[int, float] = field(default_factory=dict)
+    #: When the source's live entry in the wake-up queue comes up (None: not queued).
+    due_at: float | None = None
 
 
 @dataclass
@@ -141,6 +145,14 @@ class HookRecord:
     disabled_at: float | None = None
 
 
+def _by_source_id(source_id: int) -> int:
+    return source_id
+
+
+def _by_stream_then_source(key: tuple[str, str]) -> tuple[str, str]:
+    return key[1], key[0]
+
+
 @dataclass
 class AccountRecord:
     """One Stitch client account (one access token)."""
@@ -156,8 +168,10 @@ class AccountRecord:
     destinations: dict[int, DestinationRecord] = field(default_factory=dict)
     custom_emails: dict[int, CustomEmailRecord] = field(default_factory=dict)
     hooks: dict[int, HookRecord] = field(default_factory=dict)
-    extractions: dict[int, dict[str, Any]] = field(default_factory=dict)
-    loads: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: The latest extraction row per source id, listed by source id.
+    extractions: JobRows[int] = field(default_factory=lambda: JobRows(_by_source_id))
+    #: The latest load row per (source name, stream name), listed by stream name, then source name.
+    loads: JobRows[tuple[str, str]] = field(default_factory=lambda: JobRows(_by_stream_then_source))
     jobs: dict[str, JobRecord] = field(default_factory=dict)
 
 
@@ -228,6 +242,9 @@ class EmulatorState:
             self.oauth_codes: dict[str, tuple[int, float]] = {}
             self.feature_overrides: dict[str, Any] = {}
             self.log_signatures: dict[str, tuple[int, str]] = {}
+            #: Sources by when they next need settling, and the account owning each source id.
+            self.wakeups = WakeupQueue()
+            self.source_owners: dict[int, AccountRecord] = {}
             primary_id = int(self.settings.client_id or FIRST_IDS["client"])
             self._counters["client"] = max(self._counters["client"], primary_id + 1)
             self.add_account(AccountRecord(client_id=primary_id, token=str(self.settings.token)))
@@ -257,6 +274,9 @@ class EmulatorState:
 
     def find_source(self, source_id: int) -> tuple[AccountRecord, SourceRecord] | None:
         """A source of any account, with its account."""
+        account = self.source_owners.get(source_id)
+        if account is not None and source_id in account.sources:
+            return account, account.sources[source_id]
         for account in self.accounts.values():
             source = account.sources.get(source_id)
             if source is not None:

@@ -7,7 +7,11 @@ from typing import Any
 from airflow_provider_stitch.connectors import credential_properties, get_connector
 from airflow_provider_stitch.emulator.clock import iso
 from airflow_provider_stitch.emulator.lifecycle import schedule_json
-from airflow_provider_stitch.emulator.report_cards import report_card
+from airflow_provider_stitch.emulator.report_cards import (
+    encoded_progress_card,
+    progress_card,
+)
+from airflow_provider_stitch.emulator.responses import encode_json
 from airflow_provider_stitch.emulator.state import (
     AccountRecord,
     CustomEmailRecord,
@@ -39,13 +43,9 @@ def provided_names(properties: dict[str, Any]) -> set[str]:
     return {name for name, value in properties.items() if value not in (None, "")}
 
 
-def source_json(source: SourceRecord, account: AccountRecord, state: EmulatorState) -> dict[str, Any]:
-    """A Source object."""
-    connector = get_connector(source.type)
-    provided = provided_names(source.properties)
-    if source.oauth_authorized:
-        provided |= {spec.name for spec in connector.properties if spec.step == "oauth"}
-    body: dict[str, Any] = {
+def _source_fields(source: SourceRecord, account: AccountRecord, state: EmulatorState) -> dict[str, Any]:
+    """A Source object without its report card (the docs show no ``destination_id`` on it)."""
+    return {
         "id": source.id,
         "stitch_client_id": account.client_id,
         "type": source.type,
@@ -59,11 +59,45 @@ def source_json(source: SourceRecord, account: AccountRecord, state: EmulatorSta
         "deleted_at": iso(source.deleted_at),
         "created_at": iso(source.created_at),
         "updated_at": iso(source.updated_at),
-        "report_card": report_card(connector, current_step_type=source.step, provided=provided),
     }
-    if source.destination_id is not None:
-        body["destination_id"] = source.destination_id
+
+
+def _provided(source: SourceRecord) -> set[str]:
+    provided = provided_names(source.properties)
+    if source.oauth_authorized:
+        connector = get_connector(source.type)
+        provided |= {spec.name for spec in connector.properties if spec.step == "oauth"}
+    return provided
+
+
+def source_json(source: SourceRecord, account: AccountRecord, state: EmulatorState) -> dict[str, Any]:
+    """A Source object (its report card is shared with sources of the same shape: do not change it)."""
+    body = _source_fields(source, account, state)
+    body["report_card"] = progress_card(get_connector(source.type), source.step, _provided(source))
     return body
+
+
+def encoded_source_parts(source: SourceRecord, account: AccountRecord, state: EmulatorState) -> list[bytes]:
+    """:func:`source_json` as pieces of JSON bytes to join; the report card is encoded once per shape."""
+    fields = encode_json(_source_fields(source, account, state))
+    card = encoded_progress_card(get_connector(source.type), source.step, _provided(source))
+    return [fields[:-1], b',"report_card":', card, b"}"]
+
+
+def encoded_source(source: SourceRecord, account: AccountRecord, state: EmulatorState) -> bytes:
+    """:func:`source_json` as JSON bytes."""
+    return b"".join(encoded_source_parts(source, account, state))
+
+
+def encoded_sources(account: AccountRecord, state: EmulatorState) -> bytes:
+    """Every source of the account as a JSON array (``GET /v4/sources``), joined in one pass."""
+    parts: list[bytes] = [b"["]
+    for index, source in enumerate(account.sources.values()):
+        if index:
+            parts.append(b",")
+        parts.extend(encoded_source_parts(source, account, state))
+    parts.append(b"]")
+    return b"".join(parts)
 
 
 def destination_json(destination: DestinationRecord, account: AccountRecord) -> dict[str, Any]:
@@ -83,9 +117,7 @@ def destination_json(destination: DestinationRecord, account: AccountRecord) -> 
         "deleted_at": None,
         "created_at": iso(destination.created_at),
         "updated_at": iso(destination.updated_at),
-        "report_card": report_card(
-            connector, current_step_type="fully_configured", provided=provided_names(destination.properties)
-        ),
+        "report_card": progress_card(connector, "fully_configured", provided_names(destination.properties)),
     }
 
 
