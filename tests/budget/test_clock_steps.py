@@ -8,6 +8,7 @@ for a token much longer than one window.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def busiest_window(emulator: EmulatorProcess) -> int:
 
 def longest_wait(report: dict) -> float:
     times = [report["start_at"], *report["sent"]]
-    return max(later - earlier for earlier, later in zip(times, times[1:]))
+    return max(later - earlier for earlier, later in itertools.pairwise(times))
 
 
 @pytest.fixture(params=["sqlite", "redis"])
