@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_stitch.api.client import StitchClient
     from airflow_provider_stitch.api.jobs import ExtractionOutcome, ExtractionWatch, JobsMonitor
+    from airflow_provider_stitch.api.jobs.progress import WaitProgress
+    from airflow_provider_stitch.api.jobs.starts import RowBeforeStart, SyncStart
 
 IF_RUNNING_CHOICES = ("attach", "fail", "skip")
 #: Default seconds between looks at the shared snapshot while waiting in a worker.
@@ -34,7 +36,9 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
     """Start a replication job of a source and (optionally) wait for its extraction and loads.
 
     Returns the job name (None when it attached to a job Stitch did not name). Also pushes XCom
-    ``stitch_job`` (job name, source id, start time) for sensors and ``stitch_source`` for the extra link.
+    ``stitch_job`` (job name, source id, and the extraction Stitch listed before the start) for sensors and
+    ``stitch_source`` for the extra link. A start whose answer is lost is not resent blindly: the task
+    recognises its own job instead of failing, skipping or starting a second sync.
     Reports OpenLineage inputs (selected streams) and outputs (destination tables) on completion; with
     ``wait_for_loads``, attaches the loaded tables to every ``AssetAlias`` in ``outlets``
     (see :mod:`airflow_provider_stitch.assets`).
@@ -88,35 +92,51 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
         self.hook_params = dict(hook_params or {})
         self.end_from_trigger = end_from_trigger
         self._running_source: int | None = None
+        self._progress: WaitProgress | None = None
 
     # ------------------------------------------------------------------ start
 
     def execute(self, context: Context) -> str | None:
         """Start the sync (or attach), then wait as configured."""
         from airflow_provider_stitch.api.jobs import ExtractionWatch
+        from airflow_provider_stitch.api.jobs.starts import read_row_before_start
 
         source_id = int(self.source_id)
         client = self.client
-        started_at = client.jobs_budget.clock()
-        job = client.start_sync(source_id)
-        if job.already_running:
+        monitor = self._monitor(client)
+        before = read_row_before_start(client, monitor, source_id)
+        start = self._start(client, monitor, before)
+        if start.already_running:
             if self.if_running == "fail":
-                raise AirflowException(f"source {source_id} already has a running job: {job.message}")
+                raise AirflowException(f"source {source_id} already has a running job: {start.message}")
             if self.if_running == "skip":
                 raise AirflowSkipException(f"source {source_id} already has a running job; skipping")
-            self.log.info("Source %s already has a running job; attaching to it", source_id)
+            self.log.info(f"Source {source_id} already has a running job; attaching to it")
+        elif start.own:
+            job = start.job_name or "the running job"
+            self.log.info(
+                f"The answer to the start of source {source_id} was lost; {job} is this task's own "
+                f"({start.attempts} start(s) sent)"
+            )
         else:
-            self.log.info("Started Stitch job %s for source %s", job.job_name, source_id)
+            self.log.info(f"Started Stitch job {start.job_name} for source {source_id}")
         push_stitch_source(context, client.client_id, source_id)
         context["ti"].xcom_push(
             key=STITCH_JOB_XCOM_KEY,
-            value={"job_name": job.job_name, "source_id": source_id, "started_at": started_at},
+            value={
+                "job_name": start.job_name,
+                "source_id": source_id,
+                "previous_job": before.job_name,
+                "previous_known": before.known,
+            },
         )
         if not self.wait_for_completion:
-            return job.job_name
+            return start.job_name
         self._running_source = source_id
-        watch = ExtractionWatch(source_id, job.job_name, started_at)
-        deadline = started_at + self.timeout
+        watch = ExtractionWatch(
+            source_id, start.job_name, previous_job=before.job_name, previous_known=before.known
+        )
+        deadline = monitor.now() + self.timeout
         if self.deferrable:
             self._defer(watch, deadline)
         outcome = self._wait_in_worker(client, watch, deadline)
@@ -125,20 +145,52 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
             self._wait_loads_in_worker(client, outcome, deadline)
             self.attach_destination_assets(context)
         self._running_source = None
-        return outcome.job_name if job.job_name is None else job.job_name
+        return outcome.job_name if start.job_name is None else start.job_name
+
+    def _start(self, client: StitchClient, monitor: JobsMonitor, before: RowBeforeStart) -> SyncStart:
+        """Send the start one attempt at a time (a resend may meet this task's own job, see ``starts``)."""
+        from airflow_provider_stitch.api.jobs.starts import job_finished_since, start_own_sync
+        from airflow_provider_stitch.hooks.stitch import StitchHook
+
+        params = {**self.hook_defaults, **self.hook_params, "max_attempts": 1}
+        once = StitchHook(self.stitch_conn_id, **params).get_client()
+        try:
+            budget = client.jobs_budget
+            return start_own_sync(
+                lambda: once.start_sync(before.source_id),
+                lambda since: job_finished_since(
+                    client,
+                    monitor,
+                    before,
+                    since=since,
+                    max_wait=3 * budget.window / budget.limit,
+                    sleep=self.sleep,
+                ),
+                monitor.now,
+                attempts=self.hook.max_attempts,
+                pause=lambda number: self.sleep(min(30.0, 2.0 ** (number - 1))),
+            )
+        finally:
+            once.close()
 
     def _defer(self, watch: ExtractionWatch, deadline: float) -> None:
-        from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger, StitchLoadTrigger
+        from airflow_provider_stitch.triggers.replication import (
+            StitchExtractionTrigger,
+            StitchLoadTrigger,
+            json_safe_hook_params,
+        )
 
         common: dict[str, Any] = {
             "stitch_conn_id": self.stitch_conn_id,
             "source_id": watch.source_id,
             "job_name": watch.job_name,
-            "after": watch.after,
+            "previous_job": watch.previous_job,
+            "previous_known": watch.previous_known,
             "deadline": deadline,
             "stop_on_timeout": True,
             "end_from_trigger": self.end_from_trigger,
             "return_value": watch.job_name,
+            "hook_params": json_safe_hook_params(self.hook_params),
         }
         trigger = StitchLoadTrigger(**common) if self.wait_for_loads else StitchExtractionTrigger(**common)
         self.defer(trigger=trigger, method_name="execute_complete")
@@ -150,55 +202,77 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
 
         return monitor_for_client(client)
 
-    def _pause(self, monitor: JobsMonitor, kind: str, deadline: float) -> None:
+    def _story(self, client: StitchClient, what: str, deadline: float, monitor: JobsMonitor) -> WaitProgress:
+        from airflow_provider_stitch.api.jobs.progress import WaitProgress
+
+        story = WaitProgress(self.log, f"source {self.source_id}", budget=client.jobs_budget)
+        story.begin(what, deadline_in=deadline - monitor.now())
+        return story
+
+    def _pause(
+        self, monitor: JobsMonitor, kind: str, deadline: float, story: WaitProgress, phase: str
+    ) -> None:
         """Sleep until the next useful look, never past the deadline."""
         now = monitor.now()
         if now >= deadline:
             self._stop_and_fail(monitor, deadline)
-        pause = max(self.poll_interval, monitor.next_check_in(kind))
-        self.sleep(min(pause, deadline - now))
+        pause = min(max(self.poll_interval, monitor.next_check_in(kind)), deadline - now)
+        story.tick(phase, next_look_in=pause)
+        self.sleep(pause)
 
     def _stop_and_fail(self, monitor: JobsMonitor, deadline: float) -> None:
+        from airflow_provider_stitch.api.jobs.progress import human_duration
+
         client = self.client
         what = self._stop_quietly(client)
         raise AirflowException(
-            f"Stitch job of source {self.source_id} did not finish within {self.timeout:.0f} s; {what}"
+            f"Stitch job of source {self.source_id} did not finish within {human_duration(self.timeout)}; {what}"
         )
 
     def _wait_in_worker(
         self, client: StitchClient, watch: ExtractionWatch, deadline: float
     ) -> ExtractionOutcome:
         from airflow_provider_stitch.api.jobs import EXTRACTIONS
+        from airflow_provider_stitch.api.jobs.progress import describe_extraction_watch
 
         monitor = self._monitor(client)
+        self._progress = story = self._story(client, describe_extraction_watch(watch), deadline, monitor)
         monitor.watch(EXTRACTIONS, [watch.identity])
         try:
             while True:
                 outcome = monitor.check_extraction(client, watch)
                 if outcome is not None:
+                    story.extraction_finished(outcome)
                     return outcome
-                self._pause(monitor, EXTRACTIONS, deadline)
+                self._pause(monitor, EXTRACTIONS, deadline, story, "the extraction")
         finally:
             monitor.unwatch(EXTRACTIONS, [watch.identity])
 
     def _wait_loads_in_worker(
         self, client: StitchClient, outcome: ExtractionOutcome, deadline: float
     ) -> None:
+        import dataclasses
+
         from airflow_provider_stitch.api.jobs import LOADS
+        from airflow_provider_stitch.api.jobs.progress import describe_load_watch
 
         monitor = self._monitor(client)
         watch = monitor.load_watch(client, int(self.source_id), None, outcome.completion_time)
+        watch = dataclasses.replace(watch, errors_after=monitor.now())
+        story = self._progress or self._story(client, describe_load_watch(watch), deadline, monitor)
+        phase = describe_load_watch(watch)
         monitor.watch(LOADS, watch.identities)
         try:
             while True:
                 loads = monitor.check_loads(client, watch)
                 if loads is not None:
+                    story.loads_finished(loads, watch.streams)
                     if not loads.succeeded:
                         raise AirflowException(
                             f"Stitch loads of source {self.source_id} failed: {loads.message}"
                         )
                     return
-                self._pause(monitor, LOADS, deadline)
+                self._pause(monitor, LOADS, deadline, story, phase)
         finally:
             monitor.unwatch(LOADS, watch.identities)
 
@@ -206,7 +280,6 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
 
     def _raise_if_failed(self, client: StitchClient, outcome: ExtractionOutcome) -> None:
         if outcome.succeeded:
-            self.log.info("Stitch job %s of source %s succeeded", outcome.job_name, self.source_id)
             return
         self._running_source = None
         self._log_logs_location(client, outcome.job_name)
@@ -240,10 +313,11 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
         )
 
     def execute_complete(self, context: Context, event: Any = None) -> str | None:
-        """Finish after the trigger fired: return the job name, or fail with Stitch's message."""
-        from airflow_provider_stitch.triggers.replication import read_event
+        """Finish after the trigger fired: log the outcome, return the job name, or fail with Stitch's message."""
+        from airflow_provider_stitch.triggers.replication import log_event_outcome, read_event
 
         self._running_source = None
+        log_event_outcome(self.log, f"source {self.source_id}", event)
         what = f"Stitch job of source {self.source_id}"
         try:
             payload = read_event(event, what)

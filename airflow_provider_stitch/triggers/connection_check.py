@@ -82,6 +82,7 @@ class StitchConnectionCheckTrigger(BaseTrigger):
     :param stitch_conn_id: Airflow connection of type ``stitch``.
     :param poll_interval: seconds between two looks at the check.
     :param check_job_name: the check job announced by the source; earlier checks are ignored.
+    :param hook_params: JSON-safe arguments of the Stitch hook (``timeout``, ``max_attempts``...).
     """
 
     def __init__(
@@ -91,26 +92,30 @@ class StitchConnectionCheckTrigger(BaseTrigger):
         stitch_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 15.0,
         check_job_name: str | None = None,
+        hook_params: dict[str, Any] | None = None,
     ) -> None:
+        from airflow_provider_stitch.triggers.replication import json_safe_hook_params
+
         super().__init__()
         self.source_id = int(source_id)
         self.deadline = float(deadline)
         self.stitch_conn_id = stitch_conn_id
         self.poll_interval = float(poll_interval)
         self.check_job_name = check_job_name
+        self.hook_params = json_safe_hook_params(hook_params)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and primitive arguments, so the triggerer can rebuild this trigger."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "source_id": self.source_id,
-                "deadline": self.deadline,
-                "stitch_conn_id": self.stitch_conn_id,
-                "poll_interval": self.poll_interval,
-                "check_job_name": self.check_job_name,
-            },
-        )
+        kwargs: dict[str, Any] = {
+            "source_id": self.source_id,
+            "deadline": self.deadline,
+            "stitch_conn_id": self.stitch_conn_id,
+            "poll_interval": self.poll_interval,
+            "check_job_name": self.check_job_name,
+        }
+        if self.hook_params:
+            kwargs["hook_params"] = dict(self.hook_params)
+        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     def _event(self, state: str, message: str, check_name: str | None = None) -> TriggerEvent:
         return TriggerEvent(
@@ -127,7 +132,7 @@ class StitchConnectionCheckTrigger(BaseTrigger):
         from airflow_provider_stitch.api.errors import StitchError, StitchNotFoundError
         from airflow_provider_stitch.hooks.stitch import StitchHook
 
-        hook = StitchHook(self.stitch_conn_id)
+        hook = StitchHook(self.stitch_conn_id, **self.hook_params)
         try:
             client = await hook.aget_client()
         except (StitchError, ValueError) as error:

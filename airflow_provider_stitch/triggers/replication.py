@@ -7,7 +7,7 @@ answers every one of them. Nothing here blocks the event loop; the API client an
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -17,6 +17,48 @@ SUCCESS = "success"
 FAILED = "failed"
 TIMEOUT = "timeout"
 ERROR = "error"
+#: Seconds of one wait on the monitor between two progress lines in the trigger log.
+PROGRESS_SLICE = 60.0
+
+
+def json_safe_hook_params(hook_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The hook arguments a trigger can carry through serialisation (strings, numbers, booleans, None).
+
+    :param hook_params: a task's ``hook_params``.
+    """
+    return {
+        str(key): value
+        for key, value in (hook_params or {}).items()
+        if value is None or isinstance(value, (str, int, float, bool))
+    }
+
+
+def log_event_outcome(log: Any, subject: str, event: Any) -> None:
+    """Tell a trigger event's outcome in the task log of the resumed task (words and ISO times).
+
+    :param log: the task's logger.
+    :param subject: what was waited on, e.g. ``source 12``.
+    :param event: what the trigger fired.
+    """
+    from airflow_provider_stitch.api.jobs import ExtractionOutcome, LoadOutcome
+    from airflow_provider_stitch.api.jobs.progress import WaitProgress
+
+    if not isinstance(event, dict):
+        log.info(f"Stitch wait on {subject} ended: {event}")
+        return
+    story = WaitProgress(log, subject)
+    try:
+        if isinstance(event.get("extraction"), dict):
+            story.extraction_finished(ExtractionOutcome(**event["extraction"]), waited=False)
+        if isinstance(event.get("loads"), dict):
+            loads = LoadOutcome(**event["loads"])
+            streams = [*loads.loaded_at, *([loads.failed_stream] if loads.failed_stream else [])]
+            story.loads_finished(loads, streams, waited=False)
+    except TypeError:
+        log.info(f"Stitch wait on {subject} ended with status {event.get('status')}")
+        return
+    if event.get("status") not in (SUCCESS, None):
+        log.warning(f"Stitch wait on {subject} ended with {event.get('status')}: {event.get('message')}")
 
 
 def _end_event(status: str, payload: dict[str, Any], return_value: Any) -> TriggerEvent:
@@ -60,12 +102,15 @@ class _StitchWaitTrigger(BaseTrigger):
     :param stitch_conn_id: Airflow connection id.
     :param source_id: the source.
     :param job_name: job to wait for (None: the first extraction completing after ``after``).
-    :param after: epoch seconds the job was started or attached at.
+    :param after: a time on Stitch's clock (epoch seconds) the extraction must have completed at or after.
+    :param previous_job: job name of the source's extraction row listed before the start.
+    :param previous_known: True when ``previous_job`` was read (False: nothing known of it).
     :param deadline: epoch seconds (budget clock) after which the wait gives up.
     :param stop_on_timeout: stop the running sync when the deadline passes.
     :param end_from_trigger: end the task from the triggerer (TaskSuccessEvent / TaskFailedEvent) instead
         of resuming it in ``execute_complete``; leave False under ``airflow dags test``.
     :param return_value: XCom return value of a task ended from the trigger.
+    :param hook_params: JSON-safe arguments of the Stitch hook (``timeout``, ``max_attempts``...).
     """
 
     def __init__(
@@ -78,6 +123,9 @@ class _StitchWaitTrigger(BaseTrigger):
         stop_on_timeout: bool = False,
         end_from_trigger: bool = False,
         return_value: Any = None,
+        previous_job: str | None = None,
+        previous_known: bool = False,
+        hook_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.stitch_conn_id = stitch_conn_id
@@ -88,6 +136,9 @@ class _StitchWaitTrigger(BaseTrigger):
         self.stop_on_timeout = bool(stop_on_timeout)
         self.end_from_trigger = bool(end_from_trigger)
         self.return_value = return_value
+        self.previous_job = previous_job
+        self.previous_known = bool(previous_known)
+        self.hook_params = json_safe_hook_params(hook_params)
 
     def _kwargs(self) -> dict[str, Any]:
         return {
@@ -99,6 +150,9 @@ class _StitchWaitTrigger(BaseTrigger):
             "stop_on_timeout": self.stop_on_timeout,
             "end_from_trigger": self.end_from_trigger,
             "return_value": self.return_value,
+            "previous_job": self.previous_job,
+            "previous_known": self.previous_known,
+            "hook_params": dict(self.hook_params),
         }
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -131,11 +185,67 @@ class _StitchWaitTrigger(BaseTrigger):
             return f"stopping the sync failed: {problem}"
         return "the sync was stopped"
 
-    async def _wait_extraction(self, client: Any, monitor: Any) -> Any:
-        from airflow_provider_stitch.api.jobs import ExtractionWatch
+    def _story(self, client: Any, what: str, monitor: Any) -> Any:
+        """The wait's story in the trigger log (first line now)."""
+        from airflow_provider_stitch.api.jobs.progress import WaitProgress
 
-        watch = ExtractionWatch(self.source_id, self.job_name, self.after)
-        return await monitor.await_extraction(client, watch, deadline=self.deadline)
+        story = WaitProgress(self.log, f"source {self.source_id}", budget=monitor.budget)
+        left = None if self.deadline is None else max(0.0, self.deadline - monitor.now())
+        story.begin(what, deadline_in=left)
+        return story
+
+    async def _in_slices(
+        self, monitor: Any, story: Any, phase: str, kind: str, wait: Callable[[float | None], Awaitable[Any]]
+    ) -> Any:
+        """Wait through the monitor in slices of about a minute, logging progress between slices."""
+        from airflow_provider_stitch.api.jobs import StitchWaitTimeout
+
+        while True:
+            now = monitor.now()
+            until = now + PROGRESS_SLICE
+            if self.deadline is not None and self.deadline <= until:
+                return await wait(self.deadline)
+            try:
+                return await wait(until)
+            except StitchWaitTimeout:
+                story.tick(phase, next_look_in=monitor.next_check_in(kind))
+
+    async def _wait_extraction(self, client: Any, monitor: Any, story: Any) -> Any:
+        from airflow_provider_stitch.api.jobs import EXTRACTIONS, ExtractionWatch
+
+        watch = ExtractionWatch(
+            self.source_id,
+            self.job_name,
+            self.after,
+            previous_job=self.previous_job,
+            previous_known=self.previous_known,
+        )
+        story.tick("the extraction", next_look_in=monitor.next_check_in(EXTRACTIONS))
+        outcome = await self._in_slices(
+            monitor,
+            story,
+            "the extraction",
+            EXTRACTIONS,
+            lambda deadline: monitor.await_extraction(client, watch, deadline=deadline),
+        )
+        story.extraction_finished(outcome)
+        return outcome
+
+    async def _wait_loads(self, client: Any, monitor: Any, story: Any, watch: Any) -> Any:
+        from airflow_provider_stitch.api.jobs import LOADS
+        from airflow_provider_stitch.api.jobs.progress import describe_load_watch
+
+        phase = describe_load_watch(watch)
+        story.tick(phase, next_look_in=monitor.next_check_in(LOADS))
+        loads = await self._in_slices(
+            monitor,
+            story,
+            phase,
+            LOADS,
+            lambda deadline: monitor.await_loads(client, watch, deadline=deadline),
+        )
+        story.loads_finished(loads, watch.streams)
+        return loads
 
     @abstractmethod
     async def _wait(self, client: Any, monitor: Any) -> TriggerEvent:
@@ -147,7 +257,7 @@ class _StitchWaitTrigger(BaseTrigger):
         from airflow_provider_stitch.api.jobs import StitchWaitTimeout, amonitor_for_client
         from airflow_provider_stitch.hooks.stitch import StitchHook
 
-        hook = StitchHook(self.stitch_conn_id)
+        hook = StitchHook(self.stitch_conn_id, **self.hook_params)
         async with await hook.aget_client() as client:
             try:
                 monitor = await amonitor_for_client(client)
@@ -157,6 +267,8 @@ class _StitchWaitTrigger(BaseTrigger):
                 event = self._event(TIMEOUT, f"{timeout}; {what}")
             except StitchError as problem:
                 event = self._event(ERROR, f"could not read the job's state from Stitch: {problem}")
+            except ValueError as problem:
+                event = self._event(ERROR, f"cannot wait on source {self.source_id}: {problem}")
         yield event
 
 
@@ -164,7 +276,13 @@ class StitchExtractionTrigger(_StitchWaitTrigger):
     """Fires when the watched extraction has finished (status ``success`` or ``failed``) or the deadline passed."""
 
     async def _wait(self, client: Any, monitor: Any) -> TriggerEvent:
-        outcome = await self._wait_extraction(client, monitor)
+        from airflow_provider_stitch.api.jobs import ExtractionWatch
+        from airflow_provider_stitch.api.jobs.progress import describe_extraction_watch
+
+        what = describe_extraction_watch(
+            ExtractionWatch(self.source_id, self.job_name, self.after, self.previous_job, self.previous_known)
+        )
+        outcome = await self._wait_extraction(client, monitor, self._story(client, what, monitor))
         if outcome.succeeded:
             return self._event(SUCCESS, extraction=outcome.as_dict(), job_name=outcome.job_name)
         return self._event(FAILED, outcome.message, extraction=outcome.as_dict(), job_name=outcome.job_name)
@@ -196,21 +314,24 @@ class StitchLoadTrigger(_StitchWaitTrigger):
         return {**super()._kwargs(), "streams": self.streams, "loads_after": self.loads_after}
 
     async def _wait(self, client: Any, monitor: Any) -> TriggerEvent:
+        import dataclasses
+
         extraction: dict[str, Any] | None = None
         loads_after = self.loads_after
+        watch = await monitor.aload_watch(client, self.source_id, self.streams, loads_after)
+        if not watch.streams:
+            return self._event(FAILED, f"source {self.source_id} has no streams to wait for")
+        streams = ", ".join(watch.streams)
+        story = self._story(client, f"the loads of streams {streams}", monitor)
         if loads_after is None:
-            outcome = await self._wait_extraction(client, monitor)
+            outcome = await self._wait_extraction(client, monitor, story)
             extraction = outcome.as_dict()
             if not outcome.succeeded:
                 return self._event(FAILED, outcome.message, extraction=extraction, job_name=outcome.job_name)
             self.job_name = outcome.job_name
             loads_after = outcome.completion_time
-        watch = await monitor.aload_watch(client, self.source_id, self.streams, loads_after)
-        if not watch.streams:
-            return self._event(
-                FAILED, f"source {self.source_id} has no streams to wait for", extraction=extraction
-            )
-        loads = await monitor.await_loads(client, watch, deadline=self.deadline)
+        watch = dataclasses.replace(watch, after=loads_after, errors_after=monitor.now())
+        loads = await self._wait_loads(client, monitor, story, watch)
         status = SUCCESS if loads.succeeded else FAILED
         return self._event(status, loads.message, extraction=extraction, loads=loads.as_dict())
 

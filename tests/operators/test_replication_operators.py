@@ -53,10 +53,13 @@ def test_start_without_waiting_returns_the_job_and_pushes_xcom(env, source_id):
     job_name = operator(source_id=source_id, wait_for_completion=False).execute({"ti": ti})
     assert job_name in running_jobs(env, source_id)
     assert ti.pushed["stitch_source"] == {"client_id": env.emulator.client_id, "source_id": source_id}
-    assert (
-        ti.pushed["stitch_job"]["job_name"] == job_name and ti.pushed["stitch_job"]["source_id"] == source_id
-    )
-    assert env.jobs_requests() == 0
+    assert ti.pushed["stitch_job"] == {
+        "job_name": job_name,
+        "source_id": source_id,
+        "previous_job": None,
+        "previous_known": True,
+    }
+    assert env.jobs_requests() == 1  # the source's row as Stitch listed it before the start
 
 
 def test_waiting_in_a_worker_succeeds_through_the_monitor(env, source_id):
@@ -113,7 +116,8 @@ def test_deferrable_start_hands_the_wait_to_a_trigger(env, source_id):
     trigger = deferred.value.trigger
     assert isinstance(trigger, StitchExtractionTrigger) and trigger.stop_on_timeout
     assert trigger.job_name == ti.pushed["stitch_job"]["job_name"] == trigger.return_value
-    assert trigger.deadline == pytest.approx(ti.pushed["stitch_job"]["started_at"] + 900)
+    assert trigger.deadline == pytest.approx(env.now() + 900)
+    assert (trigger.previous_job, trigger.previous_known) == (None, True)
     env.advance(60)
     with pytest.raises(TaskDeferred) as deferred:
         operator(source_id=source_id, deferrable=True, wait_for_loads=True).execute(
@@ -128,7 +132,7 @@ def test_deferrable_start_hands_the_wait_to_a_trigger(env, source_id):
 
 def test_timeout_in_a_worker_stops_the_sync(env, source_id):
     env.emulator.control.arrange(source_id, durations={"tap": 5000.0})
-    with pytest.raises(AirflowException, match="did not finish within 120 s; the sync was stopped"):
+    with pytest.raises(AirflowException, match="did not finish within 2 min; the sync was stopped"):
         operator(source_id=source_id, timeout=120).execute({"ti": FakeTaskInstance()})
     assert [job["stopped"] for job in running_jobs(env, source_id).values()] == [True]
 

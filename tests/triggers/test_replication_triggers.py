@@ -25,10 +25,23 @@ def started_job(env, tap_seconds=40.0, **scenario):
     "trigger",
     [
         StitchExtractionTrigger(
-            CONN_ID, 5, job_name="1.5.sync.x", after=10.5, deadline=99.0, stop_on_timeout=True
+            CONN_ID,
+            5,
+            job_name="1.5.sync.x",
+            after=10.5,
+            deadline=99.0,
+            stop_on_timeout=True,
+            hook_params={"timeout": 7.5, "max_attempts": 2},
         ),
         StitchLoadTrigger(
-            CONN_ID, 5, streams=["orders"], loads_after=12.0, end_from_trigger=True, return_value="j"
+            CONN_ID,
+            5,
+            streams=["orders"],
+            loads_after=12.0,
+            end_from_trigger=True,
+            return_value="j",
+            previous_job="1.5.sync.y",
+            previous_known=True,
         ),
     ],
 )
@@ -42,7 +55,7 @@ def test_serialize_round_trips_through_airflow_serde(trigger):
 
     classpath, kwargs = trigger.serialize()
     assert classpath.startswith("airflow_provider_stitch.triggers.replication.Stitch")
-    assert all(isinstance(v, (str, int, float, bool, list, type(None))) for v in kwargs.values())
+    assert all(isinstance(v, (str, int, float, bool, list, dict, type(None))) for v in kwargs.values())
     restored = deserialize(serialize(kwargs))
     assert restored == kwargs
     module, _, name = classpath.rpartition(".")

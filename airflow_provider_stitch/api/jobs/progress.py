@@ -20,6 +20,8 @@ from airflow_provider_stitch.api.jobs.decisions import (
 
 #: Seconds between two progress lines while the phase does not change.
 PROGRESS_EVERY = 60.0
+#: The clock of the rate and of elapsed times (a module attribute, so tests can drive it).
+monotonic: Callable[[], float] = time.monotonic
 
 
 class TaskLog(Protocol):
@@ -94,7 +96,8 @@ class WaitProgress:
     :param subject: what is waited on, e.g. ``source 12 (shop)``.
     :param budget: the connection's Jobs budget (for the requests used), or None.
     :param every: seconds between two progress lines within one phase.
-    :param clock: monotonic seconds, for the rate and the elapsed time of this process's wait.
+    :param clock: monotonic seconds, for the rate and the elapsed time of this process's wait (by default
+        the module's :data:`monotonic`).
     """
 
     def __init__(
@@ -104,14 +107,14 @@ class WaitProgress:
         *,
         budget: BudgetView | None = None,
         every: float = PROGRESS_EVERY,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.log = log
         self.subject = subject
         self.budget = budget
         self.every = float(every)
-        self.clock = clock
-        self.started = clock()
+        self.clock = clock or monotonic
+        self.started = self.clock()
         self.phase: str | None = None
         self._last_line = -float("inf")
 
@@ -150,13 +153,20 @@ class WaitProgress:
         )
         return True
 
-    def extraction_finished(self, outcome: ExtractionOutcome) -> None:
-        """The extraction's outcome in words."""
+    def _waited(self, waited: bool) -> str:
+        return f" (waited {self.elapsed()})" if waited else ""
+
+    def extraction_finished(self, outcome: ExtractionOutcome, *, waited: bool = True) -> None:
+        """The extraction's outcome in words.
+
+        :param outcome: how it ended.
+        :param waited: also say how long this process waited.
+        """
         when = iso(outcome.completion_time)
         if outcome.succeeded:
             self.log.info(
-                f"Extraction {outcome.job_name} of {self.subject} succeeded; completed at {when} "
-                f"(waited {self.elapsed()})"
+                f"Extraction {outcome.job_name} of {self.subject} succeeded; completed at {when}"
+                + self._waited(waited)
             )
             return
         self.log.warning(
@@ -164,8 +174,13 @@ class WaitProgress:
             f"{when}: {outcome.message}"
         )
 
-    def loads_finished(self, outcome: LoadOutcome, streams: Iterable[str]) -> None:
-        """One line per stream: loaded (and when), failed (with the warehouse's message) or not reached."""
+    def loads_finished(self, outcome: LoadOutcome, streams: Iterable[str], *, waited: bool = True) -> None:
+        """One line per stream: loaded (and when), failed (with the warehouse's message) or not reached.
+
+        :param outcome: how the loads ended.
+        :param streams: the streams waited for.
+        :param waited: also say how long this process waited.
+        """
         for stream in streams:
             if stream in outcome.loaded_at:
                 self.log.info(f"Stream {stream} of {self.subject} loaded at {iso(outcome.loaded_at[stream])}")
@@ -174,7 +189,7 @@ class WaitProgress:
             else:
                 self.log.info(f"Stream {stream} of {self.subject}: no load seen before the wait ended")
         verdict = "all loaded" if outcome.succeeded else "a load failed"
-        self.log.info(f"Loads of {self.subject}: {verdict} (waited {self.elapsed()})")
+        self.log.info(f"Loads of {self.subject}: {verdict}" + self._waited(waited))
 
 
 def describe_load_watch(watch: LoadWatch) -> str:

@@ -58,10 +58,18 @@ class SyncStart:
     attempts: int = 1
 
 
-def read_row_before_start(client: StitchClient, monitor: JobsMonitor, source_id: int) -> RowBeforeStart:
-    """Read the source's extraction row, fresh unless the shared snapshot read it within ``min_interval``.
+def _row_of(monitor: JobsMonitor, identity: str) -> tuple[float | None, str | None]:
+    """When the source's row was last read (monitor clock) and the job it names."""
+    snapshot = monitor.snapshots[EXTRACTIONS]
+    row = snapshot.rows.get(identity) or {}
+    name = row.get("job_name")
+    return snapshot.checked.get(identity), (str(name) if name else None)
 
-    :param client: the task's client (pays the Jobs request when one is needed and the budget allows).
+
+def read_row_before_start(client: StitchClient, monitor: JobsMonitor, source_id: int) -> RowBeforeStart:
+    """The source's extraction row as the shared snapshot knows it (reading a page if its turn is due).
+
+    :param client: the task's client (pays a Jobs page only when the monitor's schedule says so).
     :param monitor: the account's monitor.
     :param source_id: the source.
     """
@@ -69,39 +77,52 @@ def read_row_before_start(client: StitchClient, monitor: JobsMonitor, source_id:
     monitor.watch(EXTRACTIONS, [identity])
     try:
         monitor.check_extraction(client, ExtractionWatch(int(source_id)))
-        snapshot = monitor.snapshots[EXTRACTIONS]
-        last_read = snapshot.checked.get(identity)
-        if last_read is None or monitor.now() - last_read >= monitor.min_interval:
-            monitor.refresh(client, EXTRACTIONS)
     finally:
         monitor.unwatch(EXTRACTIONS, [identity])
-    snapshot = monitor.snapshots[EXTRACTIONS]
-    if identity not in snapshot.checked:
-        return RowBeforeStart(int(source_id), known=False)
-    row = snapshot.rows.get(identity)
-    return RowBeforeStart(int(source_id), known=True, job_name=(row or {}).get("job_name"))
+    read_at, name = _row_of(monitor, identity)
+    return RowBeforeStart(int(source_id), known=read_at is not None, job_name=name)
 
 
-def job_finished_since(client: StitchClient, monitor: JobsMonitor, before: RowBeforeStart) -> str | None:
-    """The job of a row Stitch lists now that it did not list before the start (None: no such row).
+def job_finished_since(
+    client: StitchClient,
+    monitor: JobsMonitor,
+    before: RowBeforeStart,
+    *,
+    since: float,
+    max_wait: float,
+    sleep: Callable[[float], None],
+) -> str | None:
+    """The job of a row Stitch lists now and did not list before the start (None: none, or not read in time).
+
+    Waits until the source's row was read at or after ``since`` (monitor clock), at most ``max_wait`` seconds.
 
     :param client: the task's client.
     :param monitor: the account's monitor.
     :param before: the row read before the start.
+    :param since: monitor time of the attempt whose answer was lost.
+    :param max_wait: seconds to wait for that read.
+    :param sleep: blocks for some seconds.
     """
     if not before.known:
         return None
     identity = str(before.source_id)
+    give_up = monitor.now() + max_wait
     monitor.watch(EXTRACTIONS, [identity])
     try:
-        monitor.refresh(client, EXTRACTIONS)
+        while True:
+            monitor.check_extraction(client, ExtractionWatch(before.source_id))
+            read_at, name = _row_of(monitor, identity)
+            if read_at is not None and read_at >= since:
+                break
+            now = monitor.now()
+            if now >= give_up:
+                return None
+            sleep(min(max(monitor.next_check_in(EXTRACTIONS), 0.5), give_up - now))
     finally:
         monitor.unwatch(EXTRACTIONS, [identity])
-    row = monitor.snapshots[EXTRACTIONS].rows.get(identity) or {}
-    name = row.get("job_name")
     if not name or name == before.job_name or is_newer_job(name, before.job_name) is False:
         return None
-    return str(name)
+    return name
 
 
 def _may_have_started(problem: Exception) -> bool:
@@ -121,7 +142,8 @@ def _worth_resending(problem: Exception) -> bool:
 
 def start_own_sync(
     start: Callable[[], SyncJob],
-    finished_since: Callable[[], str | None],
+    finished_since: Callable[[float], str | None],
+    now: Callable[[], float],
     *,
     attempts: int,
     pause: Callable[[int], None],
@@ -129,15 +151,17 @@ def start_own_sync(
     """Send the start one attempt at a time, recognising this task's own job after a lost answer.
 
     :param start: sends one ``POST .../sync`` (no retries of its own).
-    :param finished_since: the job of a row that appeared since the start was first sent, else None.
+    :param finished_since: given the monitor time of a failed attempt, the job of a row that appeared since
+        the start, else None.
+    :param now: the monitor's clock.
     :param attempts: starts to send at most.
     :param pause: waits before attempt number ``n + 1`` (given ``n``).
     :raises StitchError: the last attempt's failure, or a failure not worth resending.
     """
-    maybe_started = False
+    failed_at: float | None = None
     for number in range(1, max(1, attempts) + 1):
-        if maybe_started:
-            adopted = finished_since()
+        if failed_at is not None:
+            adopted = finished_since(failed_at)
             if adopted is not None:
                 return SyncStart(adopted, own=True, attempts=number - 1)
         try:
@@ -145,9 +169,11 @@ def start_own_sync(
         except (StitchTransportError, StitchAPIError) as problem:
             if number >= attempts or not _worth_resending(problem):
                 raise
-            maybe_started = maybe_started or _may_have_started(problem)
+            if _may_have_started(problem):
+                failed_at = now()
             pause(number)
             continue
+        maybe_started = failed_at is not None
         if job.already_running and maybe_started:
             return SyncStart(None, own=True, message=job.message, attempts=number)
         return SyncStart(
