@@ -105,3 +105,53 @@ def test_hook_module_finds_the_backend_lazily():
     assert budget_module.RedisBudgetBackend is RedisBudgetBackend
     with pytest.raises(ValueError, match="redis:// URL"):
         RedisBudgetBackend("")
+
+
+def fresh_backend(redis_url: str) -> RedisBudgetBackend:
+    return RedisBudgetBackend(redis_url, prefix=f"test-{time.monotonic_ns()}:")
+
+
+def server_time(backend: RedisBudgetBackend) -> float:
+    seconds, micros = backend._redis.time()
+    return float(seconds) + float(micros) / 1e6
+
+
+def test_the_timeline_is_the_servers_time_whatever_this_process_clock_says(redis_url, monkeypatch):
+    backend = fresh_backend(redis_url)
+    budget = JobsBudget(7, limit=2, window=600.0, backend=backend)
+    monkeypatch.setattr(time, "time", lambda: 0.0)  # this process's wall clock is far off
+    assert budget.try_acquire() and budget.try_acquire() and not budget.try_acquire()
+    (first, second) = backend.timestamps(budget.key, 600.0)
+    assert first == pytest.approx(server_time(backend), abs=5.0)
+    assert backend.now() == pytest.approx(server_time(backend), abs=1.0)
+    assert budget.seconds_until_available() == pytest.approx(600.0, abs=5.0)
+
+
+def test_tokens_scored_in_the_future_count_as_taken_now(redis_url):
+    backend = fresh_backend(redis_url)
+    key = "stitch-jobs:9"
+    ahead = server_time(backend) + 3600.0
+    backend._redis.zadd(backend._key(key), {f"foreign-{i}": ahead + i for i in range(30)})
+    wait = backend.take(key, 30, 610.0)
+    assert 0 < wait <= 610.0
+    assert max(backend.timestamps(key, 610.0)) <= server_time(backend) + 1.0
+
+
+def test_announcements_are_members_that_expire_on_the_server_clock(redis_url):
+    backend = fresh_backend(redis_url)
+    for i in range(50):
+        backend.announce("w", f"owner:{i}", 900.0)
+    backend.withdraw("w", "owner:3")
+    assert len(backend.announced("w")) == 49
+    assert backend._redis.zcard(backend._key("announced:w")) == 49
+    later = server_time(backend) + 901.0
+    assert backend.announced("w", now=later) == set()
+    assert backend._redis.zcard(backend._key("announced:w")) == 0
+
+
+def test_an_announcement_stamped_an_hour_ahead_lapses_within_its_ttl(redis_url):
+    backend = fresh_backend(redis_url)
+    now = server_time(backend)
+    backend.announce("w", "foreign:5", 900.0, now=now + 3600.0)
+    assert backend.announced("w") == {"foreign:5"}
+    assert backend.announced("w", now=now + 901.0) == set()
