@@ -10,6 +10,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from airflow_provider_stitch.emulator import (
     control,
+    pages,
     routes_accounts,
     routes_destinations,
     routes_jobs,
@@ -74,6 +75,7 @@ def create_app(
     app.state.runtime = runtime
     for module in (
         control,
+        pages,
         routes_accounts,
         routes_sources,
         routes_streams,

@@ -14,8 +14,8 @@ from airflow_provider_stitch.emulator.request_groups import classify
 from airflow_provider_stitch.emulator.runtime import EmulatorRuntime
 from airflow_provider_stitch.emulator.stats import JOBS
 
-#: Paths that are never counted, limited or faulted.
-UNTOUCHED_PREFIX = "/__emulator__"
+#: Paths that are never counted, limited or faulted: the control API and the read-only HTML pages.
+UNTOUCHED_PREFIXES = ("/__emulator__", "/_emulator/")
 _POLL = 0.05
 #: Scope key under which the app keeps the server's ``send`` (bound to uvicorn's request cycle).
 TRANSPORT_SEND_KEY = "stitch_emulator.server_send"
@@ -79,7 +79,7 @@ class EmulatorMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(UNTOUCHED_PREFIX):
+        if scope["type"] != "http" or scope["path"].startswith(UNTOUCHED_PREFIXES):
             await self.app(scope, receive, send)
             return
         runtime = self.runtime
