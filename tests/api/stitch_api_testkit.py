@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import re
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 BASE = "https://api.stitchdata.com"
 TOKEN = "ac_SuperSecretToken123"
 CLIENT_ID = 116078
 
-#: The project's reference copy of Stitch's docs data (beside the repository), overridable.
-DOCS = Path(
-    os.environ.get(
-        "STITCH_DOCS_DIR", Path(__file__).resolve().parents[3] / "shared" / "reference" / "stitch-docs"
-    )
-)
-OBJECTS = DOCS / "_developer-files/connect/api/objects"
-RESPONSE_CODES = DOCS / "_data/connect/response-codes"
+#: The documented examples the tests check, extracted from the reference docs into the repository
+#: (``tools/extract_doc_examples.py``), so the tests run in a clone without ``../shared``.
+DOC_EXAMPLES_FILE = Path(__file__).resolve().parents[1] / "data" / "stitch_docs_examples.json"
+
+
+@functools.cache
+def _doc_data() -> dict[str, Any]:
+    return json.loads(DOC_EXAMPLES_FILE.read_text(encoding="utf-8"))
 
 
 class ManualClock:
@@ -41,31 +38,14 @@ class ManualClock:
 
 def doc_examples(relative: str) -> list[tuple[str, Any]]:
     """``(label, parsed JSON)`` of each example in a docs object page that is valid JSON."""
-    text = (OBJECTS / relative).read_text()
-    front = re.split(r"^---\s*$", text, flags=re.M)[1]
-    found = []
-    for example in yaml.safe_load(front).get("examples") or []:
-        code = re.sub(r"<STEP(_NUMBER)?>", "1", example.get("code") or "")
-        code = re.sub(r'"<[A-Z_]*_ID>"', "4242", code)
-        if not code.strip():
-            continue
-        try:
-            found.append((str(example.get("type")), json.loads(code)))
-        except ValueError:
-            continue
-    return found
+    return [(label, body) for label, body in _doc_data()["object_examples"].get(relative, [])]
 
 
 def response_bodies(resource: str) -> list[tuple[str, str, str]]:
     """``(status, method, raw body)`` of each documented error body of a resource."""
-    data = yaml.safe_load((RESPONSE_CODES / f"{resource}.yml").read_text())
-    bodies = []
-    for group in data.get("all", []):
-        for item in group.get("responses") or []:
-            raw = item.get("response-body")
-            if not raw:
-                continue
-            body = re.sub(r"^```json\s*|```\s*$", "", raw.strip()).strip()
-            body = body.replace("`", "")
-            bodies.append((str(group["code"]), str(item.get("method")), body))
-    return bodies
+    return [(status, method, body) for status, method, body in _doc_data()["error_bodies"][resource]]
+
+
+def code_example(file_name: str, key: str) -> Any:
+    """One parsed JSON example of ``_data/connect/code-examples/<file_name>``."""
+    return _doc_data()["code_examples"][file_name][key]

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-import yaml
-from stitch_api_testkit import DOCS, doc_examples
+from stitch_api_testkit import code_example, doc_examples
 
 from airflow_provider_stitch.api import models
-
-pytestmark = pytest.mark.skipif(not DOCS.is_dir(), reason="reference docs not present")
 
 OBJECT_EXAMPLES = [
     ("accounts/account-object.md", models.Account),
@@ -105,8 +100,7 @@ def test_load_keeps_error_state():
 
 
 def test_stream_schema_parses_schema_text():
-    streams = yaml.safe_load((DOCS / "_data/connect/code-examples/streams.yml").read_text())
-    body = json.loads(streams["saas-stream-schema"])
+    body = code_example("streams.yml", "saas-stream-schema")
     assert isinstance(body["schema"], str)
     schema = models.StreamSchema.model_validate(body)
     assert schema.json_schema["type"] in ("object", ["null", "object"])
@@ -116,11 +110,10 @@ def test_stream_schema_parses_schema_text():
 
 
 def test_connection_check_examples():
-    checks = yaml.safe_load((DOCS / "_data/connect/code-examples/connection-checks.yml").read_text())
-    failed = models.ConnectionCheck.model_validate(json.loads(checks["failed"]))
+    failed = models.ConnectionCheck.model_validate(code_example("connection-checks.yml", "failed"))
     assert failed.status == "failed" and failed.error is True and failed.discovery_exit_status == 1
     assert failed.is_running is False
-    ok = models.ConnectionCheck.model_validate(json.loads(checks["successful"]))
+    ok = models.ConnectionCheck.model_validate(code_example("connection-checks.yml", "successful"))
     assert ok.status == "succeeded"
 
 

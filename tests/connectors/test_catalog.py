@@ -21,7 +21,8 @@ from airflow_provider_stitch.connectors.catalog import CATALOG_PATH
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO.parent / "shared" / "reference"
-FORM_DIR = REFERENCE / "stitch-docs/_developer-files/connect/api/objects/form-properties"
+#: Facts extracted from the reference into the repository (tools/extract_doc_examples.py).
+DOC_EXAMPLES = REPO / "tests" / "data" / "stitch_docs_examples.json"
 
 
 def test_summary_table_has_121_types_113_sources_8_destinations() -> None:
@@ -52,12 +53,28 @@ def test_catalog_covers_the_stitch_docs_only_types() -> None:
     assert len(names) == 142
 
 
-@pytest.mark.skipif(not FORM_DIR.is_dir(), reason="../shared/reference is not present")
 def test_every_stitch_docs_form_file_type_is_present() -> None:
     names = {c.type for c in list_connectors()}
-    for path in FORM_DIR.rglob("*.md"):
-        match = [line for line in path.read_text().splitlines() if line.startswith("api-type:")]
-        assert match[0].split('"')[1] in names, path.name
+    form_types = json.loads(DOC_EXAMPLES.read_text())["form_types"]
+    assert len(form_types) == 142
+    assert set(form_types) <= names
+
+
+@pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference is not present")
+def test_the_extracted_doc_examples_match_the_reference(tmp_path: Path) -> None:
+    output = tmp_path / "examples.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools" / "extract_doc_examples.py"),
+            str(REFERENCE),
+            "--output",
+            str(output),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert output.read_bytes() == DOC_EXAMPLES.read_bytes()
 
 
 @pytest.mark.skipif(not REFERENCE.is_dir(), reason="../shared/reference is not present")
