@@ -15,8 +15,10 @@ import responses
 
 from airflow_provider_stitch import get_provider_info
 from airflow_provider_stitch.api.aclient import AsyncStitchClient
-from airflow_provider_stitch.api.budget import InMemoryBudgetBackend, SQLiteBudgetBackend
+from airflow_provider_stitch.api.budget import InMemoryBudgetBackend
+from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
 from airflow_provider_stitch.api.client import StitchClient
+from airflow_provider_stitch.emulator import StitchEmulator
 from airflow_provider_stitch.hooks.stitch import StitchHook
 
 TOKEN = "ac_HookSecretToken987"
@@ -79,12 +81,13 @@ def test_bad_extras_are_explained(monkeypatch, extra, message):
 
 
 def test_emulator_speed_shortens_the_budget_window_for_a_loopback_emulator(monkeypatch):
-    set_connection(
-        monkeypatch,
-        host="http://127.0.0.1:8765",
-        extra={"stitch_client_id": 7, "budget_backend": "memory", "emulator_speed": "20"},
-    )
-    budget = StitchHook().get_budget()
+    with StitchEmulator(speed=20, client_id=7) as emulator:
+        set_connection(
+            monkeypatch,
+            host=emulator.base_url,
+            extra={"stitch_client_id": 7, "budget_backend": "memory", "emulator_speed": "20"},
+        )
+        budget = StitchHook().get_budget()
     assert budget.window == 600 / 20 + 10  # the emulator's 600 s in real seconds, plus the latency margin
     assert budget.limit == 30
 
