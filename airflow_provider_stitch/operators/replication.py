@@ -267,6 +267,7 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
                 loads = monitor.check_loads(client, watch)
                 if loads is not None:
                     story.loads_finished(loads, watch.streams)
+                    self.record_landed_streams(loads.loaded_at)
                     if not loads.succeeded:
                         raise AirflowException(
                             f"Stitch loads of source {self.source_id} failed: {loads.message}"
@@ -314,10 +315,15 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
 
     def execute_complete(self, context: Context, event: Any = None) -> str | None:
         """Finish after the trigger fired: log the outcome, return the job name, or fail with Stitch's message."""
-        from airflow_provider_stitch.triggers.replication import log_event_outcome, read_event
+        from airflow_provider_stitch.triggers.replication import (
+            landed_streams_of,
+            log_event_outcome,
+            read_event,
+        )
 
         self._running_source = None
         log_event_outcome(self.log, f"source {self.source_id}", event)
+        self.record_landed_streams(landed_streams_of(event))
         what = f"Stitch job of source {self.source_id}"
         try:
             payload = read_event(event, what)

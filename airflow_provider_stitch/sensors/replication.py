@@ -290,6 +290,7 @@ class StitchLoadSensor(ReplicationLineageMixin, _StitchJobSensor):
             self._defer_if_deferrable(context, loads_after=loads_after)
             return False
         story.loads_finished(outcome, watch.streams)
+        self.record_landed_streams(outcome.loaded_at)
         if not outcome.succeeded:
             raise AirflowException(f"Stitch loads of source {self.source_id} failed: {outcome.message}")
         self.attach_destination_assets(context)
@@ -313,6 +314,9 @@ class StitchLoadSensor(ReplicationLineageMixin, _StitchJobSensor):
 
     def execute_complete(self, context: Context, event: Any = None) -> Any:
         """Finish after the trigger fired; once the loads are in, attach the loaded tables to asset aliases."""
+        from airflow_provider_stitch.triggers.replication import landed_streams_of
+
+        self.record_landed_streams(landed_streams_of(event))
         result = super().execute_complete(context, event)
         self.attach_destination_assets(context)
         return result

@@ -33,6 +33,16 @@ def json_safe_hook_params(hook_params: Mapping[str, Any] | None) -> dict[str, An
     }
 
 
+def landed_streams_of(event: Any) -> list[str]:
+    """The streams a trigger event reports as loaded (none when it carries no loads).
+
+    :param event: what the trigger fired.
+    """
+    loads = event.get("loads") if isinstance(event, dict) else None
+    loaded = loads.get("loaded_at") if isinstance(loads, dict) else None
+    return [str(name) for name in loaded] if isinstance(loaded, dict) else []
+
+
 def log_event_outcome(log: Any, subject: str, event: Any) -> None:
     """Tell a trigger event's outcome in the task log of the resumed task (words and ISO times).
 
