@@ -11,20 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile_servers import HostileServer
 
 from airflow_provider_stitch.api.aclient import AsyncStitchClient
 from airflow_provider_stitch.api.budget import InMemoryBudgetBackend
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.errors import StitchMalformedResponseError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))
-from hostile_servers import HostileServer  # noqa: E402
 
 TOKEN = "ac_malformed-canary-93d1"
 DEEP = 100_000
