@@ -762,3 +762,24 @@ def test_one_jobs_page_by_number_pays_one_token(client, budget):
     with pytest.raises(ValueError, match="page numbers start at 1, not 0"):
         client.get_jobs_page("list_extractions", 0)
     assert budget.used() == 1
+
+
+@responses.activate
+def test_a_destination_rename_sends_the_properties_the_docs_require(client):
+    """PUT /v4/destinations/{id} lists ``properties`` as required: a rename sends an empty map with it."""
+    responses.put(f"{BASE}/v4/destinations/155582", json=DEST)
+    client.update_destination(155582, display_name="Renamed")
+    assert len(responses.calls) == 1
+    assert json.loads(responses.calls[0].request.body) == {"properties": {}, "name": "Renamed"}
+
+
+@responses.activate
+def test_an_update_given_its_type_makes_no_lookup_request(budget, sleeps):
+    responses.put(f"{BASE}/v4/destinations/155582", json=DEST)
+    responses.put(f"{BASE}/v4/sources/126890", json=SOURCE)
+    with StitchClient(TOKEN, client_id=CLIENT_ID, budget=budget, retry_sleep=sleeps.append) as checking:
+        checking.update_destination(155582, properties={"username": "x"}, connection_type="postgres")
+        checking.update_source(
+            126890, properties={"frequency_in_minutes": "60"}, connection_type="platform.hubspot"
+        )
+    assert [call.request.method for call in responses.calls] == ["PUT", "PUT"]
