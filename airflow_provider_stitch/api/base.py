@@ -92,7 +92,7 @@ class ClientCore:
     def __init__(self, token: str | None, options: ClientOptions) -> None:
         self._token = token or None
         self.options = options
-        self._client_id = options.client_id
+        self._client_id = None if options.client_id is None else int(options.client_id)
         self._budget = options.budget
         self._retry_wait = WaitHonouringRetryAfter(options.retry_wait or default_retry_wait())
 

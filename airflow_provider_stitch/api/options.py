@@ -18,7 +18,7 @@ class ClientOptions:
     """Settings shared by :class:`StitchClient` and :class:`AsyncStitchClient`.
 
     :param base_url: API root; HTTPS, or HTTP to a loopback host (an emulator).
-    :param client_id: Stitch client id; read once from a source or destination when None.
+    :param client_id: Stitch client id (digits; kept as an int); read once from a source or destination when None.
     :param timeout: seconds allowed for each request in total (connecting, sending and the whole answer).
     :param max_attempts: attempts per request, the first included.
     :param budget: the Jobs budget to pay from; built lazily from ``budget_backend`` when None.
@@ -33,7 +33,7 @@ class ClientOptions:
     """
 
     base_url: str = DEFAULT_BASE_URL
-    client_id: int | None = None
+    client_id: int | str | None = None
     timeout: float = 30.0
     max_attempts: int = 5
     budget: JobsBudget | None = None
@@ -57,10 +57,10 @@ class ClientOptions:
             problems.append(f"max_response_bytes must be a positive number, not {self.max_response_bytes!r}")
         if not _positive(self.budget_max_wait, zero_ok=True):
             problems.append(f"budget_max_wait must be 0 or more seconds, not {self.budget_max_wait!r}")
-        client_id = self.client_id
-        if client_id in ("", None):
+        client_id: int | str | None = self.client_id
+        if client_id is None or client_id == "":
             client_id = None
-        elif not str(client_id).isdigit() or not str(client_id).isascii():
+        elif isinstance(client_id, bool) or not (str(client_id).isdigit() and str(client_id).isascii()):
             problems.append(f"client_id must be a Stitch client id (digits), not {client_id!r}")
             client_id = None
         if problems:
