@@ -222,8 +222,9 @@ def discover_streams(
                 "row-count": _row_count(database, schema, table),
                 "table-key-properties": keys,
                 "selected": None,
-                "replication-method": None,
             }
+            # A stream never selected has no replication-method key: the list-streams response in the
+            # docs omits it (one older data-file example shows it as null; the endpoint's own page wins).
             streams.append(
                 _record(next_id, f"{database}-{schema}-{table}", table, metadata, columns, database=True)
             )

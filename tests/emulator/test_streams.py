@@ -215,3 +215,29 @@ def test_more_than_100_streams(emu: StitchEmulator, client: StitchClient, http: 
     assert len(streams) == 126
     assert len({s.stream_id for s in streams}) == 126
     assert streams[-1].tap_stream_id == "shop-public-table_0120"
+
+
+def test_streams_never_selected_list_no_replication_method(
+    emu: StitchEmulator, client: StitchClient, http: httpx.Client
+) -> None:
+    source = configured_postgres(emu, http)
+    listed = {
+        stream["tap_stream_id"]: stream for stream in http.get(f"/v4/sources/{source['id']}/streams").json()
+    }
+    never = listed["shop-public-orders"]
+    assert never["selected"] is None and never["metadata"]["selected"] is None
+    assert "replication-method" not in never["metadata"]
+    assert set(never["metadata"]) == {
+        "database-name",
+        "schema-name",
+        "is-view",
+        "row-count",
+        "table-key-properties",
+        "selected",
+    }
+    chosen = listed["shop-public-customers"]
+    assert chosen["metadata"]["replication-method"] == "INCREMENTAL"
+    assert chosen["metadata"]["replication-key"] == "updated_at"
+    schema = http.get(f"/v4/sources/{source['id']}/streams/{never['stream_id']}").json()
+    (stream_level,) = [entry["metadata"] for entry in schema["metadata"] if entry["breadcrumb"] == []]
+    assert "replication-method" not in stream_level
