@@ -22,19 +22,23 @@ from airflow_provider_stitch.api.jobs.monitor import (
     monitor_for,
     monitor_for_client,
 )
-from airflow_provider_stitch.api.jobs.snapshots import KINDS, ListSnapshot, PageWalk
+from airflow_provider_stitch.api.jobs.schedule import Forecast, PageTurn, Plan
+from airflow_provider_stitch.api.jobs.snapshots import KINDS, ListSnapshot, PageRead
 
 __all__ = [
     "EXTRACTIONS",
     "LOADS",
     "ExtractionOutcome",
     "ExtractionWatch",
+    "Forecast",
     "KINDS",
     "JobsMonitor",
     "ListSnapshot",
     "LoadOutcome",
     "LoadWatch",
-    "PageWalk",
+    "PageRead",
+    "PageTurn",
+    "Plan",
     "StitchWaitTimeout",
     "account_key",
     "amonitor_for_client",

@@ -1,23 +1,30 @@
-"""JobsMonitor: one snapshot of an account's extractions and loads, refreshed within the Jobs budget.
+"""JobsMonitor: one account's extractions and loads, read page by page on a fair schedule within the Jobs budget.
 
 Every wait on a Stitch job (sensor pokes, triggers, operators) asks the monitor instead of polling the Jobs
-endpoints itself. Answers come from the latest snapshot; the snapshot is refreshed only when a waiter needs a
-newer one, the spacing between refreshes has passed and the budget has a token. The snapshot is also kept in
-the budget's backend, so a process that finds a fresh one there reuses it instead of paying again.
+endpoints itself. Answers come from what the monitor has read. Reads come in turns, one page per turn and one
+turn every ``window / limit`` seconds of the budget (20.3 s for Stitch's 30 requests per 610 s), shared by
+every process on the budget's store: whoever waits when a turn is due reads the pending page read longest ago
+(:mod:`.schedule`), and stores it for the other processes.
+
+Only the Jobs lists tell that a sync ended: the Source object and its report card (``GET /v4/sources/{id}``)
+describe configuration (``current_step_type``, ``schedule``, ``check_job_name``), not the last sync, so
+they cannot stand in for a Jobs read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
-import random
 import threading
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, JobsBudget
+from airflow_provider_stitch.api.budget import JobsBudget
 from airflow_provider_stitch.api.errors import (
     StitchAPIError,
     StitchWaitTimeout,
@@ -34,13 +41,17 @@ from airflow_provider_stitch.api.jobs.decisions import (
     selected_stream_names,
     stream_names_of,
 )
+from airflow_provider_stitch.api.jobs.progress import human_duration, iso
+from airflow_provider_stitch.api.jobs.schedule import Forecast, PageTurn, Plan
 from airflow_provider_stitch.api.jobs.snapshots import (
     KINDS,
     RETRY_LATER,
     ListSnapshot,
-    PageWalk,
     fetch_page_async,
     fetch_page_sync,
+    ledger_from_json,
+    page_from_json,
+    page_to_json,
     skip_page_or_raise,
 )
 from airflow_provider_stitch.api.jobs.watchers import WaiterRegistry
@@ -51,25 +62,41 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("airflow_provider_stitch.monitor")
 
-#: Shortest spacing between two refreshes of one list against Stitch, whatever the budget allows (seconds).
-DEFAULT_MIN_INTERVAL = 15.0
-#: Spacing is stretched by a random factor in ``[1, 1 + jitter]`` so processes drift apart.
-DEFAULT_JITTER = 0.2
+#: Page reads kept in :attr:`JobsMonitor.page_log` (for tests, benchmarks and debugging).
+PAGE_LOG_LENGTH = 5000
+#: Shortest pause of a waiter, as a share of the turn interval (keeps a waiter from spinning).
+MIN_PAUSE_SHARE = 1 / 40
+#: How often a waiter looks for pages other processes read, as a share of the turn interval.
+PULL_SHARE = 1 / 4
+
+
+@dataclass(frozen=True)
+class PageReadRecord:
+    """One page read by this monitor.
+
+    :param read_at: when (monitor clock).
+    :param kind: the list.
+    :param page: the page number.
+    :param pending_pages: pages in the schedule when the turn was taken.
+    """
+
+    read_at: float
+    kind: str
+    page: int
+    pending_pages: int
+
 
 # ---------------------------------------------------------------------------------------------- the monitor
 
 
 class JobsMonitor:
-    """Answers questions about one account's jobs from shared, budget-paced snapshots.
+    """Answers questions about one account's jobs from pages read on a fair, budget-paced schedule.
 
     :param account_key: identity of the account (base URL and client id).
     :param budget: the account's Jobs budget; its clock is the monitor's clock and its backend holds the
-        shared snapshots.
-    :param min_interval: shortest spacing between two refreshes of one list (seconds); by default 15 s,
-        shortened in proportion when the budget's window is (an emulator running faster than real time).
-    :param jitter: spacing is stretched by a random factor in ``[1, 1 + jitter]``.
+        shared pages and the turn.
+    :param interval: seconds between two page reads; by default the budget's window over its limit.
     :param asleep: coroutine function used to wait in :meth:`await_extraction` / :meth:`await_loads`.
-    :param rng: random source for the jitter.
     """
 
     def __init__(
@@ -77,30 +104,32 @@ class JobsMonitor:
         account_key: str,
         budget: JobsBudget,
         *,
-        min_interval: float | None = None,
-        jitter: float = DEFAULT_JITTER,
+        interval: float | None = None,
         asleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        rng: random.Random | None = None,
     ) -> None:
+        if interval is not None and interval <= 0:
+            raise ValueError("the interval between page reads must be positive")
         self.account_key = account_key
         self.budget = budget
-        if min_interval is None:
-            min_interval = DEFAULT_MIN_INTERVAL * min(1.0, budget.window / DEFAULT_JOBS_WINDOW)
-        self.min_interval = float(min_interval)
-        self.jitter = float(jitter)
+        self._interval = interval
         self.asleep = asleep
-        self.rng = rng or random.Random()
         self.snapshots = {kind: ListSnapshot() for kind in KINDS}
-        self._spacing = {kind: self.min_interval for kind in KINDS}
         self._lock = threading.RLock()
         self.watchers = WaiterRegistry(lambda: self.budget, self._lock)
         self._watchers = self.watchers.counts
         self._alocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        self._signals: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[str, int], asyncio.Future[None]]
+        ] = weakref.WeakKeyDictionary()
         self._source_names: dict[int, str] = {}
         self._budget_free_at = -math.inf
-        self.refreshes = {kind: 0 for kind in KINDS}
+        self._next_turn_at = -math.inf
+        self._pulled_at = {kind: -math.inf for kind in KINDS}
+        self._stamps: dict[str, dict[int, float]] = {kind: {} for kind in KINDS}
+        self._plan = Plan()
+        self.page_log: deque[PageReadRecord] = deque(maxlen=PAGE_LOG_LENGTH)
 
     def __repr__(self) -> str:
         return f"JobsMonitor({self.account_key!r})"
@@ -111,8 +140,21 @@ class JobsMonitor:
         """Current time on the budget's clock."""
         return float(self.budget.clock())
 
-    def _snapshot_key(self, kind: str) -> str:
-        return f"{self.budget.key}:snapshot:{kind}"
+    @property
+    def interval(self) -> float:
+        """Seconds between two page reads: what the budget sustains (its window over its limit)."""
+        if self._interval is not None:
+            return self._interval
+        return float(self.budget.window) / float(self.budget.limit)
+
+    def _turn_key(self) -> str:
+        return f"{self.budget.key}:turn"
+
+    def _ledger_key(self, kind: str) -> str:
+        return f"{self.budget.key}:ledger:{kind}"
+
+    def _page_key(self, kind: str, page: int) -> str:
+        return f"{self.budget.key}:page:{kind}:{page}"
 
     def _watchers_key(self, kind: str) -> str:
         return f"{self.budget.key}:watchers:{kind}"
@@ -133,55 +175,48 @@ class JobsMonitor:
         """Waiters of this process (each counted once per watched row)."""
         return self.watchers.active_waiters()
 
-    # ------------------------------------------------------------------ pacing
+    # ------------------------------------------------------------------ the schedule
 
-    def spacing(self, kind: str) -> float:
-        """Seconds between refreshes of ``kind``: what the budget sustains for the pages they cost."""
+    def plan(self) -> Plan:
+        """The pending pages of both lists, in the order their turns come (as last planned)."""
         with self._lock:
-            active_kinds = sum(1 for table in self._watchers.values() if table) or 1
-            pages = self.snapshots[kind].pages_per_refresh
-        sustainable = self.budget.window / self.budget.limit * pages * active_kinds
-        return max(self.min_interval, sustainable)
+            return self._plan
 
-    def _due_at(self, kind: str) -> float:
-        return self.snapshots[kind].fetched_at + self._spacing[kind]
+    def replan(self) -> Plan:
+        """Plan the turns again for the rows watched now (in this process and, as announced, in others)."""
+        watched = {kind: self.watched(kind) for kind in KINDS}
+        with self._lock:
+            self._plan = Plan.of(self.snapshots, watched)
+            return self._plan
 
-    def next_check_in(self, kind: str) -> float:
-        """Seconds until a refresh of ``kind`` may happen (spacing and, as last seen, the budget allow it)."""
-        return max(0.0, self._due_at(kind) - self.now(), self._budget_free_at - self.now())
+    def forecast(self, kind: str, identities: Iterable[str]) -> Forecast:
+        """When the first page that may hold one of these rows is expected to be read.
 
-    def _pull_shared(self, kind: str) -> None:
-        """Merge a snapshot another process stored, when it is newer than ours."""
-        stored = self.budget.backend.get_snapshot(self._snapshot_key(kind))
-        now = self.now()
-        if stored is not None and min(stored[1], now) > self.snapshots[kind].fetched_at:
-            shared = ListSnapshot.from_json(stored[0])
-            shared.fetched_at = min(shared.fetched_at, now)
-            shared.checked = {identity: min(when, now) for identity, when in shared.checked.items()}
-            with self._lock:
-                self.snapshots[kind].merge(shared)
-
-    def _refresh_wanted(self, kind: str, identities: Iterable[str]) -> bool:
-        """Due by our snapshot, still due after taking any newer shared one, and the budget was not seen empty."""
-        identities = list(identities)
-        if not self._needs_refresh(kind, identities):
-            return False
-        self._pull_shared(kind)
-        return self._needs_refresh(kind, identities) and self.now() >= self._budget_free_at
-
-    def _push_shared(self, kind: str) -> None:
+        :param kind: the list.
+        :param identities: the rows.
+        """
         with self._lock:
             snapshot = self.snapshots[kind]
-            payload, fetched_at = snapshot.to_json(), snapshot.fetched_at
-        self.budget.backend.put_snapshot(self._snapshot_key(kind), payload, fetched_at)
+            pages = self._pages_of(kind, identities)
+            rank = self._plan.rank_of(kind, pages, snapshot)
+            pending = max(len(self._plan.turns), rank + 1)
+        start = max(self.now(), self._next_turn_at, self._budget_free_at)
+        return Forecast(
+            at=start + rank * self.interval, rank=rank, pending_pages=pending, interval=self.interval
+        )
 
-    def _needs_refresh(self, kind: str, identities: Iterable[str]) -> bool:
-        """True when the spacing has passed, or sooner (``min_interval``) for rows never read yet."""
-        snapshot = self.snapshots[kind]
+    def _pages_of(self, kind: str, identities: Iterable[str]) -> set[int]:
+        snapshot, spec = self.snapshots[kind], KINDS[kind]
+        return {page for identity in identities for page in snapshot.candidate_pages(spec, identity)}
+
+    def next_check_in(self, kind: str) -> float:
+        """Seconds until the next turn may be taken (as this process last saw the turn and the budget)."""
         now = self.now()
-        if any(i not in snapshot.checked for i in identities):
-            return now - snapshot.fetched_at >= self.min_interval
-        return now >= self._due_at(kind)
+        return max(0.0, self._next_turn_at - now, self._budget_free_at - now)
+
+    def _turn_may_be_due(self) -> bool:
+        now = self.now()
+        return now >= self._next_turn_at and now >= self._budget_free_at
 
     def _budget_has_token(self) -> bool:
         """Ask the budget; remember until when it is empty so waiters need not ask again before then."""
@@ -191,59 +226,136 @@ class JobsMonitor:
             return False
         return True
 
-    def _begin_walk(self, kind: str) -> PageWalk | None:
+    def _claim_turn(self) -> tuple[PageTurn, float] | None:
+        """Take the next turn if it is due and no process took it: the page to read and the time of the read.
+
+        The turn is one slot per :attr:`interval` in the budget's store, taken atomically, so processes
+        sharing the store read one page per slot between them.
+        """
+        if not self._turn_may_be_due():
+            return None
+        for kind in KINDS:
+            self._pull_shared(kind, force=True)
+        turn = self.replan().next
+        now = self.now()
+        if turn is None:
+            self._next_turn_at = now + self.interval * MIN_PAUSE_SHARE
+            return None
         if not self._budget_has_token():
             return None
-        watched = self.watched(kind)
-        if not watched:
+        wait = self.budget.backend.take(self._turn_key(), 1, self.interval, now)
+        if wait > 0:
+            self._next_turn_at = now + wait
             return None
-        return PageWalk(KINDS[kind], self.snapshots[kind], watched, self.now())
+        self._next_turn_at = now + self.interval
+        return turn, now
 
-    def _end_walk(self, kind: str, walk: PageWalk) -> None:
-        if walk.pages_read == 0:
+    def _record(self, turn: PageTurn, read_at: float, rows: list[dict[str, Any]], has_next: bool) -> None:
+        """Absorb a page read, share it through the store, and plan the next turns."""
+        watched = self.watched(turn.kind)
+        with self._lock:
+            snapshot = self.snapshots[turn.kind]
+            snapshot.absorb(KINDS[turn.kind], turn.page, rows, has_next, read_at, watched)
+            ledger = {str(page): read.read_at for page, read in snapshot.reads.items()}
+            self._stamps[turn.kind][turn.page] = read_at
+            self.page_log.append(PageReadRecord(read_at, turn.kind, turn.page, len(self._plan.turns)))
+        backend = self.budget.backend
+        backend.put_snapshot(
+            self._page_key(turn.kind, turn.page), page_to_json(rows, has_next, read_at), read_at
+        )
+        backend.put_snapshot(self._ledger_key(turn.kind), json.dumps(ledger), read_at)
+        plan = self.replan()
+        logger.debug(
+            "%s: read page %d of %s (%d rows); %d page(s) pending, one read every %.1f s",
+            self,
+            turn.page,
+            turn.kind,
+            len(rows),
+            len(plan.turns),
+            self.interval,
+        )
+
+    def _pull_due(self, kind: str) -> bool:
+        return self.now() - self._pulled_at[kind] >= self.interval * PULL_SHARE
+
+    def _pull_shared(self, kind: str, *, force: bool = False) -> None:
+        """Absorb the pages other processes read since this one last looked.
+
+        A page stamped later than this process's clock counts as read now (a clock running ahead must not
+        hold its page back in the schedule).
+        """
+        if not force and not self._pull_due(kind):
+            return
+        self._pulled_at[kind] = self.now()
+        backend = self.budget.backend
+        stored = backend.get_snapshot(self._ledger_key(kind))
+        if stored is None:
             return
         with self._lock:
-            walk.finish()
-            self.refreshes[kind] += 1
-            self._spacing[kind] = self.spacing(kind) * (1.0 + self.rng.random() * self.jitter)
-        self._push_shared(kind)
-        logger.debug("%s: refreshed %s (%d page(s))", self, kind, walk.pages_read)
+            snapshot, stamps = self.snapshots[kind], self._stamps[kind]
+            newer = sorted(
+                page
+                for page, at in ledger_from_json(stored[0]).items()
+                if at > stamps.get(page, -math.inf) and at > snapshot.read_at(page)
+            )
+        if not newer:
+            return
+        watched = self.watched(kind)
+        for page in newer:
+            payload = backend.get_snapshot(self._page_key(kind, page))
+            parsed = page_from_json(payload[0]) if payload is not None else None
+            if parsed is None:
+                continue
+            rows, has_next, stamp = parsed
+            with self._lock:
+                stamps[page] = stamp
+                snapshot.absorb(KINDS[kind], page, rows, has_next, min(stamp, self.now()), watched)
 
-    def refresh(self, client: StitchClient, kind: str) -> int:
-        """Read the pages of ``kind`` the watched rows need, as far as the budget allows; returns pages read."""
-        walk = self._begin_walk(kind)
-        if walk is None:
-            return 0
-        page: int | None = walk.start
-        while page is not None:
-            if not self._budget_has_token():
-                break
-            try:
-                rows, has_next = fetch_page_sync(client, KINDS[kind], page)
-            except (*RETRY_LATER, StitchAPIError) as problem:
-                skip_page_or_raise(kind, page, problem)
-                break
-            page = walk.absorb(page, rows, has_next)
-        self._end_walk(kind, walk)
-        return walk.pages_read
+    def take_turn(self, client: StitchClient) -> PageTurn | None:
+        """Read the next page of the schedule if its turn is due; returns the page read (None: not now)."""
+        claimed = self._claim_turn()
+        if claimed is None:
+            return None
+        turn, read_at = claimed
+        try:
+            rows, has_next = fetch_page_sync(client, KINDS[turn.kind], turn.page)
+        except (*RETRY_LATER, StitchAPIError) as problem:
+            skip_page_or_raise(turn.kind, turn.page, problem)
+            return None
+        self._record(turn, read_at, rows, has_next)
+        return turn
 
-    async def arefresh(self, client: AsyncStitchClient, kind: str) -> int:
-        """Async :meth:`refresh`."""
-        walk = await asyncio.to_thread(self._begin_walk, kind)
-        if walk is None:
-            return 0
-        page: int | None = walk.start
-        while page is not None:
-            if not await asyncio.to_thread(self._budget_has_token):
-                break
-            try:
-                rows, has_next = await fetch_page_async(client, KINDS[kind], page)
-            except (*RETRY_LATER, StitchAPIError) as problem:
-                skip_page_or_raise(kind, page, problem)
-                break
-            page = walk.absorb(page, rows, has_next)
-        await asyncio.to_thread(self._end_walk, kind, walk)
-        return walk.pages_read
+    async def atake_turn(self, client: AsyncStitchClient) -> PageTurn | None:
+        """Async :meth:`take_turn`; waiters of this event loop on the page read (and on the next) wake up."""
+        claimed = await asyncio.to_thread(self._claim_turn)
+        if claimed is None:
+            return None
+        turn, read_at = claimed
+        try:
+            rows, has_next = await fetch_page_async(client, KINDS[turn.kind], turn.page)
+        except (*RETRY_LATER, StitchAPIError) as problem:
+            skip_page_or_raise(turn.kind, turn.page, problem)
+            return None
+        await asyncio.to_thread(self._record, turn, read_at, rows, has_next)
+        self._signal(turn.kind, turn.page)
+        following = self.plan().next
+        if following is not None:
+            self._signal(following.kind, following.page)
+        return turn
+
+    def _catch_up(self, client: StitchClient, kind: str) -> None:
+        self._pull_shared(kind)
+        self.take_turn(client)
+
+    async def _acatch_up(self, client: AsyncStitchClient, kind: str) -> None:
+        """Take pages other processes read, and the turn when it is due (one waiter of this loop at a time)."""
+        if self._pull_due(kind):
+            await asyncio.to_thread(self._pull_shared, kind)
+        if not self._turn_may_be_due():
+            return
+        async with self._alock():
+            if self._turn_may_be_due():
+                await self.atake_turn(client)
 
     def _alock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -253,33 +365,54 @@ class JobsMonitor:
                 lock = self._alocks[loop] = asyncio.Lock()
             return lock
 
+    def _signal_for(self, kind: str, page: int) -> asyncio.Future[None]:
+        """A future of this event loop that is set when this loop next reads ``page`` (or it comes next)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            signals = self._signals.setdefault(loop, {})
+            future = signals.get((kind, page))
+            if future is None or future.done():
+                future = signals[(kind, page)] = loop.create_future()
+            return future
+
+    def _signal(self, kind: str, page: int) -> None:
+        with self._lock:
+            future = self._signals.get(asyncio.get_running_loop(), {}).pop((kind, page), None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    async def _pause(self, kind: str, pages: Iterable[int], seconds: float) -> None:
+        """Sleep ``seconds``, or less when one of ``pages`` is read (or comes next) in this event loop."""
+        signals = [self._signal_for(kind, page) for page in pages]
+        sleeper = asyncio.ensure_future(self.asleep(seconds))
+        try:
+            await asyncio.wait([sleeper, *signals], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not sleeper.done():
+                sleeper.cancel()
+
     # ------------------------------------------------------------------ extractions
 
     def answer_extraction(self, watch: ExtractionWatch) -> ExtractionOutcome | None:
-        """Answer from the snapshot only (no request)."""
+        """Answer from what was read (no request)."""
         with self._lock:
             row = self.snapshots[EXTRACTIONS].rows.get(watch.identity)
         return decide_extraction(row, watch)
 
     def check_extraction(self, client: StitchClient, watch: ExtractionWatch) -> ExtractionOutcome | None:
-        """Answer, refreshing first when the snapshot is due for a refresh and the budget allows."""
-        if self._refresh_wanted(EXTRACTIONS, [watch.identity]):
-            self.refresh(client, EXTRACTIONS)
+        """Answer, reading the next page of the schedule first when its turn is due."""
+        self._catch_up(client, EXTRACTIONS)
         return self.answer_extraction(watch)
 
     async def acheck_extraction(
         self, client: AsyncStitchClient, watch: ExtractionWatch
     ) -> ExtractionOutcome | None:
-        """Async :meth:`check_extraction`; one refresh at a time per event loop."""
-        if not self._needs_refresh(EXTRACTIONS, [watch.identity]):
-            return self.answer_extraction(watch)
-        async with self._alock():
-            if await asyncio.to_thread(self._refresh_wanted, EXTRACTIONS, [watch.identity]):
-                await self.arefresh(client, EXTRACTIONS)
+        """Async :meth:`check_extraction`."""
+        await self._acatch_up(client, EXTRACTIONS)
         return self.answer_extraction(watch)
 
     def poll_extraction(self, client: StitchClient, watch: ExtractionWatch) -> ExtractionOutcome | None:
-        """One sensor poke: register the waiter for this check, answer, and keep it registered while pending."""
+        """One sensor poke: register the waiter for this check, answer, and keep it announced while pending."""
         self.watch(EXTRACTIONS, [watch.identity])
         outcome = None
         try:
@@ -306,7 +439,7 @@ class JobsMonitor:
     # ------------------------------------------------------------------ loads
 
     def answer_loads(self, watch: LoadWatch) -> LoadOutcome | None:
-        """Answer from the snapshot only (no request)."""
+        """Answer from what was read (no request)."""
         with self._lock:
             snapshot = self.snapshots[LOADS]
             rows = {i: snapshot.rows.get(i) for i in watch.identities}
@@ -314,18 +447,13 @@ class JobsMonitor:
         return decide_loads(rows, watch, checked)
 
     def check_loads(self, client: StitchClient, watch: LoadWatch) -> LoadOutcome | None:
-        """Answer, refreshing first when needed and affordable."""
-        if self._refresh_wanted(LOADS, watch.identities):
-            self.refresh(client, LOADS)
+        """Answer, reading the next page of the schedule first when its turn is due."""
+        self._catch_up(client, LOADS)
         return self.answer_loads(watch)
 
     async def acheck_loads(self, client: AsyncStitchClient, watch: LoadWatch) -> LoadOutcome | None:
         """Async :meth:`check_loads`."""
-        if not self._needs_refresh(LOADS, watch.identities):
-            return self.answer_loads(watch)
-        async with self._alock():
-            if await asyncio.to_thread(self._refresh_wanted, LOADS, watch.identities):
-                await self.arefresh(client, LOADS)
+        await self._acatch_up(client, LOADS)
         return self.answer_loads(watch)
 
     def poll_loads(self, client: StitchClient, watch: LoadWatch) -> LoadOutcome | None:
@@ -350,6 +478,28 @@ class JobsMonitor:
             f"loads of {watch.source_name}",
         )
 
+    # ------------------------------------------------------------------ waiting
+
+    def pace(self, forecast: Forecast) -> str:
+        """The schedule's figures in words: pending pages, the budget, and how often each page is read.
+
+        :param forecast: a forecast from :meth:`forecast`.
+        """
+        return (
+            f"{forecast.pending_pages} Jobs page(s) hold pending waits and the budget of {self.budget.limit} "
+            f"requests per {human_duration(self.budget.window)} allows one page read every "
+            f"{forecast.interval:.1f} s, so each pending page is read every {human_duration(forecast.cycle)}"
+        )
+
+    def _late_warning(self, what: str, deadline: float, forecast: Forecast) -> str:
+        now = self.now()
+        return (
+            f"the deadline {iso(deadline)} of the {what} cannot be met at this pace: the page that may hold "
+            f"it is expected to be read at {iso(forecast.at)}, in {human_duration(forecast.at - now)} "
+            f"({forecast.rank} turn(s) ahead), {human_duration(forecast.at - deadline)} after the deadline; "
+            f"{self.pace(forecast)}"
+        )
+
     async def _await(
         self,
         kind: str,
@@ -359,18 +509,28 @@ class JobsMonitor:
         what: str,
     ) -> Any:
         await asyncio.to_thread(self.watch, kind, identities)
+        warned = False
         try:
             while True:
                 outcome = await check()
                 if outcome is not None:
                     return outcome
                 now = self.now()
+                forecast = self.forecast(kind, identities)
                 if deadline is not None and now >= deadline:
-                    raise StitchWaitTimeout(f"gave up waiting for the {what}: the deadline passed")
-                pause = max(self.next_check_in(kind), 0.5)
+                    raise StitchWaitTimeout(
+                        f"gave up waiting for the {what} at {iso(now)} ({self.pace(forecast)}): "
+                        "the deadline passed"
+                    )
+                if deadline is not None and not warned and forecast.at > deadline:
+                    warned = True
+                    logger.warning("%s", self._late_warning(what, deadline, forecast))
+                pause = max(forecast.at - now, self.interval * MIN_PAUSE_SHARE)
                 if deadline is not None:
                     pause = min(pause, max(deadline - now, 0.0))
-                await self.asleep(pause)
+                with self._lock:
+                    pages = self._pages_of(kind, identities)
+                await self._pause(kind, pages, pause)
         finally:
             await asyncio.to_thread(self.unwatch, kind, identities)
 

@@ -1,4 +1,4 @@
-"""Shared snapshots of the Jobs lists and the page walks that refresh them."""
+"""What is known of the Jobs lists, page by page, and how one page is read and shared."""
 
 from __future__ import annotations
 
@@ -14,18 +14,16 @@ from airflow_provider_stitch.api.errors import (
     StitchServerError,
     StitchTransportError,
 )
+from airflow_provider_stitch.api.jobs.decisions import EXTRACTIONS, LOADS, load_identity
 
 if TYPE_CHECKING:
     from airflow_provider_stitch.api.aclient import AsyncStitchClient
     from airflow_provider_stitch.api.client import StitchClient
-from airflow_provider_stitch.api.jobs.decisions import EXTRACTIONS, LOADS, load_identity
 
 logger = logging.getLogger("airflow_provider_stitch.monitor")
 
-#: Failures that end a refresh early and leave the page to the next one.
+#: Failures that leave a page unread until a later turn (the schedule keeps it due).
 RETRY_LATER = (StitchRateBudgetExhausted, StitchServerError, StitchTransportError)
-#: Pages one refresh reads at most (a guard against a list that never ends).
-MAX_PAGES = 1000
 
 # ---------------------------------------------------------------------------------------------- snapshots
 
@@ -67,122 +65,168 @@ KINDS = {
 }
 
 
+@dataclass(frozen=True)
+class PageRead:
+    """What one read of one page of a Jobs list saw.
+
+    :param read_at: when the page was read (monitor clock).
+    :param first: sort key of its first row (None for an empty page).
+    :param last: sort key of its last row (None for an empty page).
+    :param has_next: whether the list went on after this page.
+    :param identities: the rows it held.
+    """
+
+    read_at: float
+    first: Any
+    last: Any
+    has_next: bool
+    identities: frozenset[str] = frozenset()
+
+    def summary(self) -> list[Any]:
+        """The JSON-safe ledger entry (everything but the rows)."""
+        return [self.read_at, self.first, self.last, self.has_next]
+
+
 @dataclass
 class ListSnapshot:
-    """What is known of one Jobs list: rows by identity, when each was read, and on which page."""
+    """What is known of one Jobs list: rows by identity, when each was read, and what each page held.
+
+    A row's page is where it was last seen, or where its absence was confirmed (the page whose sort range
+    holds its key); a watched row without one is looked for on the pages its key may fall on.
+    """
 
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     checked: dict[str, float] = field(default_factory=dict)
     pages: dict[str, int] = field(default_factory=dict)
-    fetched_at: float = 0.0
-    pages_per_refresh: int = 1
+    reads: dict[int, PageRead] = field(default_factory=dict)
 
-    def to_json(self) -> str:
-        """Serialise for the shared backend."""
-        return json.dumps(
-            {
-                "rows": self.rows,
-                "checked": self.checked,
-                "pages": self.pages,
-                "fetched_at": self.fetched_at,
-                "pages_per_refresh": self.pages_per_refresh,
-            }
+    def absorb(
+        self,
+        kind: _ListKind,
+        page: int,
+        rows: list[dict[str, Any]],
+        has_next: bool,
+        read_at: float,
+        watched: Iterable[str],
+    ) -> set[str]:
+        """Record one read of ``page``; return the watched rows it told about (found or confirmed absent).
+
+        :param kind: the list the page belongs to.
+        :param page: page number (1-based).
+        :param rows: the page's rows, in list order.
+        :param has_next: whether the list went on after this page.
+        :param read_at: when the page was read; a read older than the one recorded for the page is ignored.
+        :param watched: rows someone waits on, whose absence this page may confirm.
+        """
+        previous = self.reads.get(page)
+        if previous is not None and previous.read_at >= read_at:
+            return set()
+        orders = [kind.order(row) for row in rows]
+        identities = [kind.identity(row) for row in rows]
+        read = PageRead(
+            read_at=read_at,
+            first=orders[0] if orders else None,
+            last=orders[-1] if orders else None,
+            has_next=has_next,
+            identities=frozenset(identities),
         )
-
-    @classmethod
-    def from_json(cls, text: str) -> ListSnapshot:
-        """Read a serialised snapshot (a broken one reads as empty)."""
-        try:
-            data = json.loads(text)
-            return cls(
-                rows=dict(data.get("rows") or {}),
-                checked={k: float(v) for k, v in (data.get("checked") or {}).items()},
-                pages={k: int(v) for k, v in (data.get("pages") or {}).items()},
-                fetched_at=float(data.get("fetched_at") or 0.0),
-                pages_per_refresh=max(1, int(data.get("pages_per_refresh") or 1)),
-            )
-        except (ValueError, TypeError, AttributeError):
-            return cls()
-
-    def merge(self, other: ListSnapshot) -> None:
-        """Take every entry ``other`` read more recently than this one."""
-        for identity, when in other.checked.items():
-            if when > self.checked.get(identity, -math.inf):
-                self.checked[identity] = when
-                if identity in other.rows:
-                    self.rows[identity] = other.rows[identity]
-                else:
+        self.reads[page] = read
+        told: set[str] = set()
+        for identity, row in zip(identities, rows, strict=True):
+            if read_at >= self.checked.get(identity, -math.inf):
+                self.rows[identity] = row
+                self.checked[identity] = read_at
+                self.pages[identity] = page
+                told.add(identity)
+        if previous is not None:
+            for identity in previous.identities - read.identities:
+                if self.pages.get(identity) == page:
+                    del self.pages[identity]
+        for identity in watched:
+            if identity in read.identities or self.pages.get(identity, page) != page:
+                continue
+            if self.confirms_absence(kind, identity, page):
+                if read_at >= self.checked.get(identity, -math.inf):
                     self.rows.pop(identity, None)
-                if identity in other.pages:
-                    self.pages[identity] = other.pages[identity]
-        if other.fetched_at > self.fetched_at:
-            self.fetched_at = other.fetched_at
-            self.pages_per_refresh = other.pages_per_refresh
+                    self.checked[identity] = read_at
+                    told.add(identity)
+                self.pages[identity] = page
+            else:
+                self.pages.pop(identity, None)
+        return told
+
+    def confirms_absence(self, kind: _ListKind, identity: str, page: int) -> bool:
+        """True when the last read of ``page`` shows the row is not in the list (its key falls there, unseen).
+
+        A key equal to a page's first or last key may sit on the neighbouring page (lists with ties, like
+        loads ordered by stream name), so only the neighbour's own read can rule that out.
+        """
+        read = self.reads[page]
+        if read.first is None:
+            return page == 1
+        order = kind.order_of_identity(identity)
+        before = self.reads.get(page - 1)
+        may_be_before = (
+            page > 1
+            and order <= read.first
+            and not (before is not None and before.last is not None and before.last < order)
+        )
+        may_be_after = read.has_next and order >= read.last
+        return not (may_be_before or may_be_after)
+
+    def candidate_pages(self, kind: _ListKind, identity: str) -> tuple[int, ...]:
+        """Pages the row may be on: where it was last seen, else the pages whose last read spans its key."""
+        page = self.pages.get(identity)
+        if page is not None:
+            return (page,)
+        known = sorted(p for p, read in self.reads.items() if read.first is not None)
+        if not known:
+            return (1,)
+        order = kind.order_of_identity(identity)
+        spanning = tuple(p for p in known if self.reads[p].first <= order <= self.reads[p].last)
+        if spanning:
+            return spanning
+        later = [p for p in known if self.reads[p].first > order]
+        if later:
+            following = later[0]
+            if following == 1 or (following - 1) in self.reads:
+                return (following,)
+            return (following - 1,)
+        last_page = known[-1]
+        return (last_page + 1,) if self.reads[last_page].has_next else (last_page,)
+
+    def read_at(self, page: int) -> float:
+        """When ``page`` was last read (minus infinity: never)."""
+        read = self.reads.get(page)
+        return -math.inf if read is None else read.read_at
+
+    def ledger(self) -> dict[str, list[Any]]:
+        """The page reads, without rows, for the shared store."""
+        return {str(page): read.summary() for page, read in self.reads.items()}
 
 
-class PageWalk:
-    """One refresh of a sorted Jobs list that reads only the pages the watched rows can be on.
+def ledger_from_json(text: str) -> dict[int, float]:
+    """Page -> read time of a stored ledger (a broken one reads as empty)."""
+    try:
+        data = json.loads(text)
+        return {int(page): float(entry[0]) for page, entry in data.items()}
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+        return {}
 
-    Starts on the earliest page a watched row was last seen (or found missing) on, page 1 while any
-    watched row has no such page; stops once every watched row was found
-    or confirmed absent, or a page passes the largest watched key. If the start page begins after a
-    watched key (rows shifted back), the walk starts over from page 1.
-    """
 
-    def __init__(self, kind: _ListKind, snapshot: ListSnapshot, watched: Iterable[str], now: float) -> None:
-        self.kind = kind
-        self.snapshot = snapshot
-        self.watched = set(watched)
-        self.now = now
-        self.remaining = set(self.watched)
-        hints = [snapshot.pages.get(identity, 1) for identity in self.watched]
-        self.start = min(hints) if hints else 1
-        self.max_order = max((kind.order_of_identity(i) for i in self.watched), default=None)
-        self.pages_read = 0
-        self._previous_last: Any = None
-        self._restarted = self.start == 1
+def page_to_json(rows: list[dict[str, Any]], has_next: bool, read_at: float) -> str:
+    """One page's rows as stored for other processes."""
+    return json.dumps({"rows": rows, "has_next": has_next, "read_at": read_at})
 
-    def absorb(self, page: int, rows: list[dict[str, Any]], has_next: bool) -> int | None:
-        """Record one page; return the next page to read, or None when done."""
-        self.pages_read += 1
-        orders = [self.kind.order(row) for row in rows]
-        for row in rows:
-            identity = self.kind.identity(row)
-            self.snapshot.rows[identity] = row
-            self.snapshot.checked[identity] = self.now
-            self.snapshot.pages[identity] = page
-            self.remaining.discard(identity)
-        if page == 1 or self._previous_last is not None:
-            lower = self._previous_last
-        else:
-            lower = orders[0] if orders else None
-        upper = orders[-1] if orders else None
-        for identity in list(self.remaining):
-            order = self.kind.order_of_identity(identity)
-            above = (page == 1 and self._previous_last is None) or (lower is not None and order > lower)
-            below = not has_next or (upper is not None and order < upper)
-            if above and below:
-                self.snapshot.rows.pop(identity, None)
-                self.snapshot.checked[identity] = self.now
-                self.snapshot.pages[identity] = page
-                self.remaining.discard(identity)
-        if not self._restarted and page == self.start and orders:
-            self._restarted = True
-            if any(self.kind.order_of_identity(i) < orders[0] for i in self.remaining):
-                self._previous_last = None
-                return 1
-        if orders:
-            self._previous_last = orders[-1]
-        if not has_next or not rows or not self.remaining or self.pages_read >= MAX_PAGES:
-            return None
-        if self.max_order is not None and orders[-1] > self.max_order:
-            return None
-        return page + 1
 
-    def finish(self) -> None:
-        """Stamp the snapshot with this refresh."""
-        self.snapshot.fetched_at = self.now
-        self.snapshot.pages_per_refresh = max(1, self.pages_read)
+def page_from_json(text: str) -> tuple[list[dict[str, Any]], bool, float] | None:
+    """``(rows, has_next, read_at)`` of a stored page, or None when it is broken."""
+    try:
+        data = json.loads(text)
+        rows = [row for row in data["rows"] if isinstance(row, dict)]
+        return rows, bool(data["has_next"]), float(data["read_at"])
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None
 
 
 # ---------------------------------------------------------------------------------------------- reading pages
@@ -212,14 +256,12 @@ async def fetch_page_async(
 
 
 def skip_page_or_raise(kind: str, page: int, problem: Exception) -> None:
-    """Log a page that a later refresh may read (server trouble, transport, 429, empty budget); raise others."""
+    """Log a page that a later turn may read (server trouble, transport, 429, empty budget); raise others."""
     if not isinstance(problem, RETRY_LATER) and getattr(problem, "status", None) != 429:
         raise problem
     _log_skipped_page(kind, page, problem)
 
 
 def _log_skipped_page(kind: str, page: int, problem: Exception) -> None:
-    """A page that could not be read now ends the refresh; the next one tries again."""
-    logger.info(
-        "reading page %d of %s stopped early (%s); the next refresh will try again", page, kind, problem
-    )
+    """A page that could not be read now stays due; a later turn reads it."""
+    logger.info("page %d of %s could not be read now (%s); a later turn will read it", page, kind, problem)
