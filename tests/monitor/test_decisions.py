@@ -1,24 +1,18 @@
-"""Completion semantics and targeted paging of the JobsMonitor, without a server."""
+"""Completion semantics of the JobsMonitor, without a server (the page schedule: test_page_schedule*.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from airflow_provider_stitch.api.budget import (
-    DEFAULT_JOBS_WINDOW,
     InMemoryBudgetBackend,
     JobsBudget,
-    jobs_window_for,
 )
 from airflow_provider_stitch.api.jobs import (
     EXTRACTIONS,
-    KINDS,
-    LOADS,
     ExtractionWatch,
     JobsMonitor,
-    ListSnapshot,
     LoadWatch,
-    PageWalk,
     decide_extraction,
     decide_loads,
     load_identity,
@@ -136,97 +130,12 @@ def test_selected_streams_or_all_when_none_selected():
     assert selected_stream_names([S("a", None), S("b", None)]) == ("a", "b")
 
 
-def pages_of(ids, size=3):
-    chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
-    return {n + 1: [{"source_id": sid} for sid in chunk] for n, chunk in enumerate(chunks)}
-
-
-def walk_through(walk, pages):
-    read = []
-    page = walk.start
-    while page is not None:
-        read.append(page)
-        page = walk.absorb(page, pages[page], page < len(pages))
-    walk.finish()
-    return read
-
-
-def test_page_walk_stops_after_the_page_passing_the_largest_watched_id():
-    pages = pages_of([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
-    snapshot = ListSnapshot()
-    walk = PageWalk(KINDS[EXTRACTIONS], snapshot, {"2", "5"}, now=100.0)
-    assert walk_through(walk, pages) == [1, 2]
-    assert snapshot.pages == {"1": 1, "2": 1, "3": 1, "4": 2, "5": 2, "6": 2}
-    assert snapshot.pages_per_refresh == 2
-
-
-def test_page_walk_starts_at_the_remembered_page():
-    pages = pages_of([1, 2, 3, 4, 5, 6, 8, 9, 10])
-    walk = PageWalk(KINDS[EXTRACTIONS], ListSnapshot(pages={"8": 3, "9": 3}), {"8", "9"}, now=50.0)
-    assert walk_through(walk, pages) == [3]
-
-
-def test_page_walk_confirms_a_missing_source_between_two_rows():
-    snapshot = ListSnapshot()
-    pages = pages_of([1, 2, 3, 4, 5, 6, 8, 9, 10])
-    walk = PageWalk(KINDS[EXTRACTIONS], snapshot, {"7"}, now=50.0)
-    assert walk_through(walk, pages) == [1, 2, 3]
-    assert "7" not in snapshot.rows and snapshot.checked["7"] == 50.0 and snapshot.pages["7"] == 3
-
-
-def test_page_walk_starts_over_when_rows_shifted_back():
-    snapshot = ListSnapshot(pages={"4": 2, "9": 2})
-    pages = pages_of([4, 5, 6, 7, 8, 9])  # source 4 is on page 1 now
-    walk = PageWalk(KINDS[EXTRACTIONS], snapshot, {"4", "9"}, now=1.0)
-    assert walk_through(walk, pages) == [2, 1]  # 9 found on page 2, then 4 found on page 1
-    assert snapshot.pages["4"] == 1 and snapshot.pages["9"] == 2
-
-
-def test_snapshot_round_trips_and_merges_newer_entries():
-    mine = ListSnapshot(rows={"1": {"source_id": 1, "v": "old"}}, checked={"1": 10.0}, fetched_at=10.0)
-    theirs = ListSnapshot(
-        rows={"1": {"source_id": 1, "v": "new"}}, checked={"1": 20.0, "2": 20.0}, fetched_at=20.0
-    )
-    mine.merge(ListSnapshot.from_json(theirs.to_json()))
-    assert mine.rows["1"]["v"] == "new" and "2" not in mine.rows and mine.checked["2"] == 20.0
-    assert mine.fetched_at == 20.0
-    assert ListSnapshot.from_json("{broken").rows == {}
-
-
 class Clock:
     def __init__(self):
         self.t = 1_000_000.0
 
     def __call__(self):
         return self.t
-
-
-def monitor(clock, limit=30):
-    budget = JobsBudget(1, limit=limit, backend=InMemoryBudgetBackend(), clock=clock)
-    return JobsMonitor("test#1", budget, jitter=0.0)
-
-
-def test_spacing_grows_with_pages_and_with_both_lists_watched():
-    mon = monitor(Clock())
-    per_request = DEFAULT_JOBS_WINDOW / 30  # the window over 30 requests, for a one-page refresh
-    assert mon.spacing(EXTRACTIONS) == pytest.approx(per_request)
-    mon.snapshots[EXTRACTIONS].pages_per_refresh = 3
-    assert mon.spacing(EXTRACTIONS) == pytest.approx(3 * per_request)
-    mon.watch(EXTRACTIONS, ["1"])
-    mon.watch(LOADS, [load_identity("s", "a")])
-    assert mon.spacing(EXTRACTIONS) == pytest.approx(6 * per_request)
-    assert monitor(Clock(), limit=10).spacing(EXTRACTIONS) == pytest.approx(DEFAULT_JOBS_WINDOW / 10)
-
-
-def test_a_faster_emulator_window_shortens_spacing_and_the_minimum_gap_alike():
-    real = JobsBudget(1, backend=InMemoryBudgetBackend(), clock=Clock())
-    fast = JobsBudget(1, window=jobs_window_for(20), backend=InMemoryBudgetBackend(), clock=Clock())
-    assert JobsMonitor("real", real).min_interval == 15.0
-    fast_monitor = JobsMonitor("fast", fast, jitter=0.0)
-    assert fast.window == 40.0
-    assert fast_monitor.min_interval == pytest.approx(15.0 * 40.0 / DEFAULT_JOBS_WINDOW)
-    assert fast_monitor.spacing(EXTRACTIONS) == pytest.approx(40.0 / 30)
-    assert JobsMonitor("given", fast, min_interval=5.0).min_interval == 5.0
 
 
 def test_watchers_are_shared_through_the_backend():
