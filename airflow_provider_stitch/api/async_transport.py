@@ -11,23 +11,16 @@ from typing import Any
 
 import httpx
 
-from airflow_provider_stitch.api.errors import StitchResponseTooLarge, StitchTransportError
 from airflow_provider_stitch.api.responses import RawResponse
-from airflow_provider_stitch.api.transport import failure_cause
+from airflow_provider_stitch.api.transport import BodyLimit, network_error, out_of_time_error
 
 
 async def _read_body(response: httpx.Response, max_bytes: int, method: str, path: str) -> bytes:
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise StitchResponseTooLarge(max_bytes, method=method, path=path)
-    chunks: list[bytes] = []
-    size = 0
+    limit = BodyLimit(max_bytes, method=method, path=path)
+    limit.check_declared(response.headers.get("Content-Length"))
     async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > max_bytes:
-            raise StitchResponseTooLarge(max_bytes, method=method, path=path)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        limit.add(chunk)
+    return limit.body()
 
 
 async def exchange(
@@ -67,32 +60,20 @@ async def exchange(
     try:
         return await asyncio.wait_for(send_and_read(), seconds)
     except asyncio.TimeoutError:
-        raise StitchTransportError(
-            f"no complete answer from {origin} within {seconds:.3g} s",
-            method=method,
-            path=path,
-            request_sent=True,
-        ) from None
+        raise out_of_time_error(method=method, path=path, origin=origin, seconds=seconds) from None
     except httpx.HTTPError as error:
-        raise _transport_error(error, method, path, origin) from None
+        raise network_error(
+            error, method=method, path=path, origin=origin, request_sent=_request_sent(error)
+        ) from None
 
 
-def _transport_error(error: httpx.HTTPError, method: str, path: str, origin: str) -> StitchTransportError:
-    """Translate an httpx failure, noting whether the request can have reached Stitch."""
-    cause, permanent = failure_cause(error)
+def _request_sent(error: httpx.HTTPError) -> bool | None:
+    """Whether a failed request can have reached the server: False when it surely did not."""
     if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
-        sent: bool | None = False
-    elif isinstance(error, httpx.TimeoutException):
-        sent = True
-    else:
-        sent = None
-    return StitchTransportError(
-        f"could not talk to Stitch at {origin}: {cause}",
-        method=method,
-        path=path,
-        request_sent=sent,
-        permanent=permanent,
-    )
+        return False
+    if isinstance(error, httpx.TimeoutException):
+        return True
+    return None
 
 
 __all__ = ["exchange"]

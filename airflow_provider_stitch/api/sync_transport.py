@@ -18,9 +18,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from airflow_provider_stitch.api.errors import StitchResponseTooLarge, StitchTransportError
 from airflow_provider_stitch.api.responses import RawResponse
-from airflow_provider_stitch.api.transport import failure_cause
+from airflow_provider_stitch.api.transport import BodyLimit, network_error, out_of_time_error
 
 CHUNK_BYTES = 64 * 1024
 #: How often a fired watchdog shuts down sockets again (one may have connected after it fired).
@@ -114,17 +113,11 @@ def watched_session(session: requests.Session | None, origin: str | None = None)
 
 
 def _read_body(response: requests.Response, max_bytes: int, method: str, path: str) -> bytes:
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise StitchResponseTooLarge(max_bytes, method=method, path=path)
-    chunks: list[bytes] = []
-    size = 0
+    limit = BodyLimit(max_bytes, method=method, path=path)
+    limit.check_declared(response.headers.get("Content-Length"))
     for chunk in response.raw.stream(CHUNK_BYTES, decode_content=True):
-        size += len(chunk)
-        if size > max_bytes:
-            raise StitchResponseTooLarge(max_bytes, method=method, path=path)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        limit.add(chunk)
+    return limit.body()
 
 
 def exchange(
@@ -174,13 +167,10 @@ def exchange(
             complete = True
         except (requests.RequestException, Urllib3Error, OSError) as error:
             if watchdog.fired:
-                raise StitchTransportError(
-                    f"no complete answer from {origin} within {seconds:.3g} s",
-                    method=method,
-                    path=path,
-                    request_sent=True,
-                ) from None
-            raise _transport_error(error, method, path, origin) from None
+                raise out_of_time_error(method=method, path=path, origin=origin, seconds=seconds) from None
+            raise network_error(
+                error, method=method, path=path, origin=origin, request_sent=_request_sent(error)
+            ) from None
         finally:
             if response is not None and complete:
                 response.raw.release_conn()
@@ -189,26 +179,15 @@ def exchange(
     return RawResponse(response.status_code, response.headers, body, response.encoding)
 
 
-def _transport_error(error: BaseException, method: str, path: str, origin: str) -> StitchTransportError:
-    """Translate a requests failure, noting whether the request can have reached Stitch."""
-    cause, permanent = failure_cause(error)
+def _request_sent(error: BaseException) -> bool | None:
+    """Whether a failed request can have reached the server: False when it surely did not."""
     if isinstance(error, requests.ConnectTimeout):
-        sent: bool | None = False
-    elif isinstance(error, requests.Timeout):
-        sent = True
-    elif (
-        isinstance(error, requests.ConnectionError) and "NewConnectionError" in repr(error.args) or permanent
-    ):
-        sent = False
-    else:
-        sent = None
-    return StitchTransportError(
-        f"could not talk to Stitch at {origin}: {cause}",
-        method=method,
-        path=path,
-        request_sent=sent,
-        permanent=permanent,
-    )
+        return False
+    if isinstance(error, requests.Timeout):
+        return True
+    if isinstance(error, requests.ConnectionError) and "NewConnectionError" in repr(error.args):
+        return False
+    return None
 
 
 __all__ = ["WatchedAdapter", "exchange", "watched_session"]

@@ -21,6 +21,7 @@ from airflow_provider_stitch.api.errors import (
     StitchAPIError,
     StitchError,
     StitchMalformedResponseError,
+    StitchResponseTooLarge,
     StitchTransportError,
     build_api_error,
 )
@@ -206,6 +207,78 @@ def describe_transport_failure(error: BaseException, origin: str = "") -> str:
     return f"could not talk to Stitch at {origin}: {cause}" if origin else f"{cause} while talking to Stitch"
 
 
+def network_error(
+    error: BaseException, *, method: str, path: str, origin: str, request_sent: bool | None
+) -> StitchTransportError:
+    """The package's error for a failure below HTTP, naming where and why.
+
+    :param error: the HTTP library's exception.
+    :param method: HTTP method.
+    :param path: request path.
+    :param origin: ``scheme://host:port`` the request went to.
+    :param request_sent: whether the request may have reached the server (see ``StitchTransportError``).
+    """
+    _, permanent = failure_cause(error)
+    return StitchTransportError(
+        describe_transport_failure(error, origin),
+        method=method,
+        path=path,
+        request_sent=False if permanent else request_sent,
+        permanent=permanent,
+    )
+
+
+def out_of_time_error(*, method: str, path: str, origin: str, seconds: float) -> StitchTransportError:
+    """The package's error for a request whose total time limit passed before its answer was complete.
+
+    :param method: HTTP method.
+    :param path: request path.
+    :param origin: ``scheme://host:port`` the request went to.
+    :param seconds: the limit.
+    """
+    return StitchTransportError(
+        f"no complete answer from {origin} within {seconds:.3g} s",
+        method=method,
+        path=path,
+        request_sent=True,
+    )
+
+
+class BodyLimit:
+    """Collects a response body chunk by chunk, stopping at ``max_bytes``.
+
+    :param max_bytes: largest body accepted.
+    :param method: HTTP method, for the error.
+    :param path: request path, for the error.
+    """
+
+    def __init__(self, max_bytes: int, *, method: str, path: str) -> None:
+        self.max_bytes = max_bytes
+        self.method = method
+        self.path = path
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def _too_large(self) -> StitchResponseTooLarge:
+        return StitchResponseTooLarge(self.max_bytes, method=self.method, path=self.path)
+
+    def check_declared(self, content_length: str | None) -> None:
+        """Refuse at once a body whose announced length is over the limit."""
+        if content_length and content_length.isdigit() and int(content_length) > self.max_bytes:
+            raise self._too_large()
+
+    def add(self, chunk: bytes) -> None:
+        """Keep one more chunk, or raise once the limit is passed."""
+        self._size += len(chunk)
+        if self._size > self.max_bytes:
+            raise self._too_large()
+        self._chunks.append(chunk)
+
+    def body(self) -> bytes:
+        """Everything collected."""
+        return b"".join(self._chunks)
+
+
 class stop_before_deadline(stop_base):
     """Stop retrying when the next pause would pass the task deadline (see ``api.deadlines``)."""
 
@@ -215,6 +288,7 @@ class stop_before_deadline(stop_base):
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "BodyLimit",
     "MAX_PAGES",
     "RETRY_STATUSES",
     "USER_AGENT",
@@ -230,6 +304,8 @@ __all__ = [
     "failure_cause",
     "is_loopback_host",
     "is_retryable",
+    "network_error",
+    "out_of_time_error",
     "parse_retry_after",
     "request_headers",
     "stop_before_deadline",
