@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from e2e_support import load_demo
+from e2e_support import EXAMPLE_DAGS
 
 #: Emulator seconds per real second: a ~10 s replication job ends in half a second.
 E2E_SPEED = 20.0
@@ -21,8 +21,10 @@ E2E_SPEED = 20.0
 
 @pytest.fixture(scope="session")
 def demo() -> ModuleType:
-    """The demo driver (``tools/demo.py``), which also drives Airflow for these tests."""
-    return load_demo()
+    """How ``make demo`` drives Airflow against the emulator (``airflow_provider_stitch.emulator.dag_runs``)."""
+    from airflow_provider_stitch.emulator import dag_runs
+
+    return dag_runs
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +47,7 @@ def e2e_emulator(e2e_emulator_server: Any) -> Any:
 def airflow_home(demo: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment of a private AIRFLOW_HOME whose SQLite database is migrated once per session."""
     home = tmp_path_factory.mktemp("airflow-home")
-    env = demo.airflow_environment(home)
+    env = demo.airflow_environment(home, dags_folder=EXAMPLE_DAGS)
     demo.migrate_database(env, home / "db-migrate.log")
     return env
 

@@ -1,16 +1,13 @@
-"""Helpers of the end-to-end tests: the demo driver, Airflow-version gate and Stitch setup through the API."""
+"""Helpers of the end-to-end tests: where the example DAGs are, and Stitch setup through the API."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEMO_SCRIPT = REPO_ROOT / "tools" / "demo.py"
+EXAMPLE_DAGS = REPO_ROOT / "example_dags"
 
 #: A PostgreSQL source as the examples configure one; the password suits the emulator only.
 POSTGRES_PROPERTIES: dict[str, Any] = {
@@ -22,16 +19,6 @@ POSTGRES_PROPERTIES: dict[str, Any] = {
     "include_schemas_in_destination_stream_name": "true",
     "frequency_in_minutes": "360",
 }
-
-
-def load_demo() -> ModuleType:
-    """``tools/demo.py`` as a module (tools/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("stitch_demo", DEMO_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
-    spec.loader.exec_module(module)
-    return module
 
 
 def wait_for_check(client: Any, source_id: int, timeout: float = 30.0) -> None:

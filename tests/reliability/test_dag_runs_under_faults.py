@@ -9,12 +9,9 @@ state. The emulator's own records show the passwords did reach it (the API must 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sqlite3
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import airflow
@@ -27,7 +24,7 @@ pytestmark = pytest.mark.skipif(
     reason="the example DAGs use the Airflow 3 airflow.sdk API; Airflow 2.11 cannot parse them",
 )
 
-DEMO_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "demo.py"
+EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
 SPEED = 20.0
 CANARIES = {
     "access token": "ac_CANARYtoken0b7c5e2a91d84f60",
@@ -42,25 +39,15 @@ DAG_FAULTS = (
 )
 
 
-def _load_demo() -> ModuleType:
-    """``tools/demo.py``: the project's one way of driving ``airflow dags test``."""
-    spec = importlib.util.spec_from_file_location("stitch_demo_for_reliability", DEMO_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def dag_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run both example DAGs under faults with canary secrets; return everything the scan looks at."""
     from airflow_provider_stitch.emulator import StitchEmulator
+    from airflow_provider_stitch.emulator import dag_runs as demo
 
-    demo = _load_demo()
     folder = tmp_path_factory.mktemp("dag-runs-under-faults")
     home = folder / "airflow"
-    env = demo.airflow_environment(home)
+    env = demo.airflow_environment(home, dags_folder=EXAMPLE_DAGS)
     demo.migrate_database(env, folder / "db-migrate.log")
     with StitchEmulator(
         speed=SPEED,
