@@ -39,10 +39,10 @@ FAILURE_WORDS = {
     "502": "-> 502",
     "503": "-> 503",
     "429": "-> 429",
-    "timeout": "ReadTimeout while talking to Stitch",
-    "hang": "ReadTimeout while talking to Stitch",
-    "drop": "ConnectionError while talking to Stitch",
-    "malformed": "the response body is not valid JSON",
+    "timeout": "no complete answer from http://127.0.0.1:",
+    "hang": "no complete answer from http://127.0.0.1:",
+    "drop": ": connection reset",
+    "malformed": "unreadable answer: the body is not JSON",
 }
 
 
