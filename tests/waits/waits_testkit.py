@@ -143,14 +143,11 @@ def outcome_of(call: Any) -> tuple[str, Any]:
 
 @contextmanager
 def worker_clock_skewed(monkeypatch: Any, seconds: float) -> Iterator[None]:
-    """Move this worker's clock ``seconds`` away from Stitch's (the emulator's clock is left alone).
+    """Run with this worker's wall clock ``seconds`` away from Stitch's (the emulator's clock is left alone).
 
-    Both the wall clock the provider could read (``time.time``) and the timeline its Jobs budget and
-    monitor use are shifted, as on a worker whose clock is wrong.
+    Enter it before the test's first request: the Jobs budget's store then starts its timeline from the
+    skewed wall clock, as on a host whose clock is wrong.
     """
-    from airflow_provider_stitch.api.budget import JobsBudget
-
     real_time = time.time
     monkeypatch.setattr(time, "time", lambda: real_time() + seconds)
-    monkeypatch.setitem(JobsBudget.__init__.__kwdefaults__, "clock", lambda: real_time() + seconds)
     yield
