@@ -197,12 +197,11 @@ def discover_streams(
 ) -> list[StreamRecord]:
     """The streams a discovery of this source finds; the same inputs always give the same catalog.
 
-    Args:
-        connector: the source type.
-        properties: the source's properties (the database name is read from them).
-        next_id: hands out stream ids.
-        extra_tables: database sources: this many more tables ``public.table_0001...``; SaaS sources:
-            this many more streams ``stream_0001...``.
+    :param connector: the source type.
+    :param properties: the source's properties (the database name is read from them).
+    :param next_id: hands out stream ids.
+    :param extra_tables: database sources: this many more tables ``public.table_0001...``; SaaS sources:
+        this many more streams ``stream_0001...``.
     """
     if connector.type == "import_api":
         return []

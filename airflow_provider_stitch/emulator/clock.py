@@ -15,10 +15,9 @@ SPEED_HEADER = "X-Stitch-Emulator-Speed"
 class EmulatorClock:
     """Emulator time in epoch seconds; it never runs backwards.
 
-    Args:
-        mode: ``"real"`` (wall-clock time scaled by ``speed``) or ``"manual"`` (frozen until advanced).
-        speed: how many emulator seconds pass per real second in ``real`` mode.
-        start: emulator epoch seconds at creation (defaults to the current wall-clock second).
+    :param mode: ``"real"`` (wall-clock time scaled by ``speed``) or ``"manual"`` (frozen until advanced).
+    :param speed: how many emulator seconds pass per real second in ``real`` mode.
+    :param start: emulator epoch seconds at creation (defaults to the current wall-clock second).
     """
 
     def __init__(self, mode: str = "real", speed: float = 1.0, start: float | None = None) -> None:
@@ -44,8 +43,7 @@ class EmulatorClock:
     def advance(self, seconds: float) -> float:
         """Move the clock forward (works in both modes); returns the new time.
 
-        Args:
-            seconds: how far to move; must not be negative.
+        :param seconds: how far to move; must not be negative.
         """
         if seconds < 0:
             raise ValueError("the clock only moves forward")

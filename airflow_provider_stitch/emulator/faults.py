@@ -21,19 +21,18 @@ class FaultSpecError(ValueError):
 class FaultRule:
     """One arranged fault.
 
-    Args:
-        pattern: regular expression searched in the request path.
-        action: ``status`` (answer ``status`` with a JSON error), ``delay`` (wait ``delay`` real seconds,
-            then answer normally), ``hang`` (never answer), ``drop`` (close the connection without an answer)
-            ``malformed`` (answer 200 with broken JSON) or ``lose`` (process the request, then close the
-            connection instead of answering: the client cannot tell whether it took effect).
-        method: only requests with this method, or any method when None.
-        status: status code for ``status``.
-        delay: real seconds to wait before acting (any action).
-        body: JSON body for ``status`` (a default error body when None).
-        times: how many matching requests get the fault (None: unlimited).
-        rate: probability per matching request (1.0: always), drawn from a generator seeded with ``seed``.
-        seed: seed of that generator, for repeatable runs.
+    :param pattern: regular expression searched in the request path.
+    :param action: ``status`` (answer ``status`` with a JSON error), ``delay`` (wait ``delay`` real seconds,
+        then answer normally), ``hang`` (never answer), ``drop`` (close the connection without an answer)
+        ``malformed`` (answer 200 with broken JSON) or ``lose`` (process the request, then close the
+        connection instead of answering: the client cannot tell whether it took effect).
+    :param method: only requests with this method, or any method when None.
+    :param status: status code for ``status``.
+    :param delay: real seconds to wait before acting (any action).
+    :param body: JSON body for ``status`` (a default error body when None).
+    :param times: how many matching requests get the fault (None: unlimited).
+    :param rate: probability per matching request (1.0: always), drawn from a generator seeded with ``seed``.
+    :param seed: seed of that generator, for repeatable runs.
     """
 
     pattern: str

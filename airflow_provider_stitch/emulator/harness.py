@@ -30,9 +30,8 @@ CHILD_STARTUP_TIMEOUT = 30.0
 class EmulatorControl:
     """Client of the ``/__emulator__/`` control endpoints.
 
-    Args:
-        base_url: the emulator's base URL.
-        timeout: seconds per control request.
+    :param base_url: the emulator's base URL.
+    :param timeout: seconds per control request.
     """
 
     def __init__(self, base_url: str, timeout: float = 10.0) -> None:
@@ -111,15 +110,15 @@ class EmulatorControl:
 class StitchEmulator:
     """The emulator on a loopback port in a background thread; use as a context manager.
 
-    Args:
-        port: port to bind (0 picks a free one).
-        token: access token of the primary account (generated when None).
-        client_id: client id of the primary account.
-        speed: emulator seconds per real second (``real`` clock).
-        clock: ``"real"`` or ``"manual"`` (frozen until :meth:`EmulatorControl.advance`).
-        host: loopback address to bind.
-        partner_id, partner_secret: partner credentials for ``POST /v3/accounts`` and OAuth.
-        settings: more :class:`EmulatorSettings` fields (destination_limit, run_schedules, phase_seconds, ...).
+    :param port: port to bind (0 picks a free one).
+    :param token: access token of the primary account (generated when None).
+    :param client_id: client id of the primary account.
+    :param speed: emulator seconds per real second (``real`` clock).
+    :param clock: ``"real"`` or ``"manual"`` (frozen until :meth:`EmulatorControl.advance`).
+    :param host: loopback address to bind.
+    :param partner_id: partner id accepted by ``POST /v3/accounts`` and OAuth.
+    :param partner_secret: partner secret accepted by ``POST /v3/accounts`` and OAuth.
+    :param settings: more :class:`EmulatorSettings` fields (destination_limit, run_schedules, phase_seconds, ...).
     """
 
     def __init__(

@@ -45,11 +45,10 @@ def start_job(
 ) -> JobRecord:
     """Start a job now; one-shot scenario entries (failures, load errors) are used up by it.
 
-    Args:
-        account: the source's account.
-        source: the source.
-        now: emulator time.
-        default_phases: default durations per phase, overridden by the source's ``durations`` scenario.
+    :param account: the source's account.
+    :param source: the source.
+    :param now: emulator time.
+    :param default_phases: default durations per phase, overridden by the source's ``durations`` scenario.
     """
     durations = {phase: float(default_phases.get(phase, 0.0)) for phase in PHASES}
     durations.update({k: float(v) for k, v in (source.scenario.get("durations") or {}).items()})
@@ -185,12 +184,11 @@ def settle_job(
 ) -> None:
     """Record a finished or stopped job: replace the source's extraction row, update loads, write logs.
 
-    Args:
-        account: the source's account.
-        source: the source.
-        job: the job that ended.
-        end: emulator time it ended.
-        has_field_selection: the source type selects streams (else every discovered stream is loaded).
+    :param account: the source's account.
+    :param source: the source.
+    :param job: the job that ended.
+    :param end: emulator time it ended.
+    :param has_field_selection: the source type selects streams (else every discovered stream is loaded).
     """
     if job.settled:
         return

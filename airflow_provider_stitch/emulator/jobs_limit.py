@@ -16,12 +16,11 @@ DEFAULT_BLOCK_STATUS = 429
 class JobsLimitSettings:
     """How the Jobs limit behaves.
 
-    Args:
-        mode: ``off`` (nothing counted for the limit), ``count`` (counted in stats only, the default) or
-            ``block`` (requests beyond ``limit`` in ``window_seconds`` get ``status``).
-        limit: requests allowed per client id in one window.
-        window_seconds: window length in emulator seconds.
-        status: HTTP status of a refused request.
+    :param mode: ``off`` (nothing counted for the limit), ``count`` (counted in stats only, the default) or
+        ``block`` (requests beyond ``limit`` in ``window_seconds`` get ``status``).
+    :param limit: requests allowed per client id in one window.
+    :param window_seconds: window length in emulator seconds.
+    :param status: HTTP status of a refused request.
     """
 
     mode: str = "count"
@@ -64,9 +63,8 @@ class JobsLimiter:
     def admit(self, client_id: int, now: float) -> float | None:
         """Record a Jobs request; return None when served, else seconds until the window frees up.
 
-        Args:
-            client_id: the client id in the request path.
-            now: emulator time of the request.
+        :param client_id: the client id in the request path.
+        :param now: emulator time of the request.
         """
         with self._lock:
             if self.settings.mode != "block":

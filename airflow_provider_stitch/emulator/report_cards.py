@@ -51,12 +51,11 @@ def report_card(
 ) -> dict[str, Any]:
     """A report card: the type's steps and properties, with progress when ``current_step_type`` is given.
 
-    Args:
-        connector: the connection type.
-        current_step_type: the step the connection is at (the first step for a bare type).
-        provided: names of the properties that have a value.
-        with_details: add the type's ``details`` (type listings carry them).
-        allow_deprecated: accounts may still create deprecated types (sets ``details.access``).
+    :param connector: the connection type.
+    :param current_step_type: the step the connection is at (the first step for a bare type).
+    :param provided: names of the properties that have a value.
+    :param with_details: add the type's ``details`` (type listings carry them).
+    :param allow_deprecated: accounts may still create deprecated types (sets ``details.access``).
     """
     steps = []
     for step_type in connector.steps:

@@ -67,8 +67,7 @@ def bearer_token(request: Request) -> str | None:
 def authenticate(request: Request) -> tuple[EmulatorRuntime, AccountRecord, float]:
     """The runtime, the token's account (settled up to now) and the current emulator time.
 
-    Raises:
-        ApiAnswer: 401 for a missing or unknown token.
+    :raises ApiAnswer: 401 for a missing or unknown token.
     """
     runtime = runtime_of(request)
     account = runtime.state.account_for_token(bearer_token(request))

@@ -138,8 +138,7 @@ def _write_ready_file(path: str, payload: dict[str, object]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the emulator until SIGINT or SIGTERM; return the exit code.
 
-    Args:
-        argv: command-line arguments without the program name.
+    :param argv: command-line arguments without the program name.
     """
     parser = build_parser()
     try:

@@ -179,18 +179,20 @@ class AccountRecord:
 class EmulatorSettings:
     """Fixed settings of one emulator instance.
 
-    Args:
-        token: access token of the primary account (generated when None).
-        client_id: client id of the primary account.
-        partner_id, partner_secret: partner credentials accepted by ``POST /v3/accounts`` and OAuth.
-        clock_mode, speed: see :class:`~airflow_provider_stitch.emulator.clock.EmulatorClock`.
-        destination_limit: destinations allowed per account.
-        run_schedules: unpaused, fully configured sources run on their schedule.
-        cron_scheduling: accounts may use ``cron_expression``.
-        allow_deprecated_types: accounts may create deprecated types (else ``AccessDenied``).
-        custom_emails_enabled, hooks_enabled: the plan features of the notification endpoints.
-        phase_seconds: default durations (emulator seconds) of ``discovery``, ``tap`` and ``target``.
-        check_seconds: duration of a connection check.
+    :param token: access token of the primary account (generated when None).
+    :param client_id: client id of the primary account.
+    :param partner_id: partner id accepted by ``POST /v3/accounts`` and OAuth.
+    :param partner_secret: partner secret accepted by ``POST /v3/accounts`` and OAuth.
+    :param clock_mode: ``real`` or ``manual`` (see :class:`~airflow_provider_stitch.emulator.clock.EmulatorClock`).
+    :param speed: emulator seconds per real second on the ``real`` clock.
+    :param destination_limit: destinations allowed per account.
+    :param run_schedules: unpaused, fully configured sources run on their schedule.
+    :param cron_scheduling: accounts may use ``cron_expression``.
+    :param allow_deprecated_types: accounts may create deprecated types (else ``AccessDenied``).
+    :param custom_emails_enabled: the plan has custom notification emails.
+    :param hooks_enabled: the plan has post-load hooks.
+    :param phase_seconds: default durations (emulator seconds) of ``discovery``, ``tap`` and ``target``.
+    :param check_seconds: duration of a connection check.
     """
 
     token: str | None = None

@@ -90,14 +90,13 @@ class RequestStats:
     ) -> None:
         """Count one answered (or dropped) request.
 
-        Args:
-            method: HTTP method.
-            path: path without query string.
-            status: status code, or a word for requests that got no answer (``dropped``, ``hung``).
-            time: emulator epoch seconds when the request arrived.
-            group: ``jobs`` or ``other``.
-            client_id: client id named by a Jobs path.
-            blocked: the Jobs limit refused the request.
+        :param method: HTTP method.
+        :param path: path without query string.
+        :param status: status code, or a word for requests that got no answer (``dropped``, ``hung``).
+        :param time: emulator epoch seconds when the request arrived.
+        :param group: ``jobs`` or ``other``.
+        :param client_id: client id named by a Jobs path.
+        :param blocked: the Jobs limit refused the request.
         """
         with self._lock:
             self.totals[group] = self.totals.get(group, 0) + 1
