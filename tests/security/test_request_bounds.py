@@ -238,3 +238,41 @@ def test_a_silent_host_is_reported_as_timed_out(silent: SilentListener) -> None:
     _, error = _timed(client.list_sources)
     client.close()
     assert str(error) == f"GET /v4/sources: no complete answer from {silent.base_url} within 0.5 s"
+
+
+def test_the_connection_test_names_a_wrong_base_url_quickly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_stitch.hooks.stitch import StitchHook
+
+    port = closed_port()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_STITCH_NOWHERE",
+        f'{{"conn_type": "stitch", "host": "http://127.0.0.1:{port}", "password": "{TOKEN}", '
+        '"extra": {"budget_backend": "memory"}}',
+    )
+    started = time.monotonic()
+    ok, message = StitchHook("stitch_nowhere").test_connection()
+    assert time.monotonic() - started < 3.0
+    assert ok is False
+    assert message == (
+        f"Stitch connection failed: GET /v4/sources: could not talk to Stitch at http://127.0.0.1:{port}: "
+        "connection refused (nothing listens there)"
+    )
+
+
+def test_a_task_deadline_bounds_the_wait_for_a_jobs_budget_token(silent: SilentListener) -> None:
+    from airflow_provider_stitch.api.budget import InMemoryBudgetBackend, JobsBudget
+    from airflow_provider_stitch.api.errors import StitchRateBudgetExhausted
+
+    budget = JobsBudget(1, limit=1, window=600, backend=InMemoryBudgetBackend())
+    budget.acquire(0)
+    client = StitchClient(TOKEN, base_url=silent.base_url, client_id=1, budget=budget, budget_max_wait=600)
+
+    def call() -> None:
+        with stitch_deadline(2):
+            client.list_extractions()
+
+    elapsed, error = _timed(call)
+    client.close()
+    assert isinstance(error, StitchRateBudgetExhausted)
+    assert elapsed < 2 + SLACK
+    assert silent.accepted == []
