@@ -251,7 +251,7 @@ def test_the_connection_test_names_a_wrong_base_url_quickly(monkeypatch: pytest.
     )
     started = time.monotonic()
     ok, message = StitchHook("stitch_nowhere").test_connection()
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 5.0
     assert ok is False
     assert message == (
         f"Stitch connection failed: GET /v4/sources: could not talk to Stitch at http://127.0.0.1:{port}: "
