@@ -68,6 +68,8 @@ PAGE_LOG_LENGTH = 5000
 MIN_PAUSE_SHARE = 1 / 40
 #: How often a waiter looks for pages other processes read, as a share of the turn interval.
 PULL_SHARE = 1 / 4
+#: Late-deadline warnings remembered (so a wait in slices warns once), before the memory starts over.
+WARNED_MEMORY = 10000
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,20 @@ class PageReadRecord:
     kind: str
     page: int
     pending_pages: int
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """When a wait gives up (``deadline``) and when one call of it hands back while it goes on (``until``)."""
+
+    deadline: float | None
+    until: float | None
+
+    @property
+    def stop(self) -> float | None:
+        """The earlier of the two."""
+        times = [t for t in (self.deadline, self.until) if t is not None]
+        return min(times) if times else None
 
 
 # ---------------------------------------------------------------------------------------------- the monitor
@@ -129,6 +145,7 @@ class JobsMonitor:
         self._pulled_at = {kind: -math.inf for kind in KINDS}
         self._stamps: dict[str, dict[int, float]] = {kind: {} for kind in KINDS}
         self._plan = Plan()
+        self._warned: set[tuple[str, tuple[str, ...], float]] = set()
         self.page_log: deque[PageReadRecord] = deque(maxlen=PAGE_LOG_LENGTH)
 
     def __repr__(self) -> str:
@@ -422,17 +439,25 @@ class JobsMonitor:
             self.watchers.poked(EXTRACTIONS, [watch.identity], finished=outcome is not None)
 
     async def await_extraction(
-        self, client: AsyncStitchClient, watch: ExtractionWatch, *, deadline: float | None = None
+        self,
+        client: AsyncStitchClient,
+        watch: ExtractionWatch,
+        *,
+        deadline: float | None = None,
+        until: float | None = None,
     ) -> ExtractionOutcome:
         """Wait until the watched extraction has finished.
 
-        :param deadline: epoch seconds (monitor clock) after which :class:`StitchWaitTimeout` is raised.
+        :param deadline: epoch seconds (monitor clock) when the wait gives up with :class:`StitchWaitTimeout`;
+            a warning says so early when the schedule cannot read the row's page before then.
+        :param until: epoch seconds when this call hands back with :class:`StitchWaitTimeout` although the
+            wait goes on (a slice of a longer wait, e.g. to log progress); no warning is about it.
         """
         return await self._await(
             EXTRACTIONS,
             [watch.identity],
             lambda: self.acheck_extraction(client, watch),
-            deadline,
+            _Limits(deadline, until),
             f"extraction of source {watch.source_id}",
         )
 
@@ -467,14 +492,23 @@ class JobsMonitor:
             self.watchers.poked(LOADS, watch.identities, finished=outcome is not None)
 
     async def await_loads(
-        self, client: AsyncStitchClient, watch: LoadWatch, *, deadline: float | None = None
+        self,
+        client: AsyncStitchClient,
+        watch: LoadWatch,
+        *,
+        deadline: float | None = None,
+        until: float | None = None,
     ) -> LoadOutcome:
-        """Wait until the watched streams have loaded (or one failed)."""
+        """Wait until the watched streams have loaded (or one failed).
+
+        :param deadline: as for :meth:`await_extraction`.
+        :param until: as for :meth:`await_extraction`.
+        """
         return await self._await(
             LOADS,
             list(watch.identities),
             lambda: self.acheck_loads(client, watch),
-            deadline,
+            _Limits(deadline, until),
             f"loads of {watch.source_name}",
         )
 
@@ -500,16 +534,30 @@ class JobsMonitor:
             f"{self.pace(forecast)}"
         )
 
+    def _warn_once_if_late(
+        self, kind: str, identities: list[str], deadline: float, forecast: Forecast, what: str
+    ) -> None:
+        """Warn (once per wait and deadline, across slices) when the rows' page comes round after the deadline."""
+        if forecast.at <= deadline:
+            return
+        key = (kind, tuple(identities), deadline)
+        with self._lock:
+            if key in self._warned:
+                return
+            if len(self._warned) >= WARNED_MEMORY:
+                self._warned.clear()
+            self._warned.add(key)
+        logger.warning("%s", self._late_warning(what, deadline, forecast))
+
     async def _await(
         self,
         kind: str,
         identities: list[str],
         check: Callable[[], Awaitable[Any]],
-        deadline: float | None,
+        limits: _Limits,
         what: str,
     ) -> Any:
         await asyncio.to_thread(self.watch, kind, identities)
-        warned = False
         try:
             while True:
                 outcome = await check()
@@ -517,17 +565,21 @@ class JobsMonitor:
                     return outcome
                 now = self.now()
                 forecast = self.forecast(kind, identities)
-                if deadline is not None and now >= deadline:
+                if limits.deadline is not None and now >= limits.deadline:
                     raise StitchWaitTimeout(
                         f"gave up waiting for the {what} at {iso(now)} ({self.pace(forecast)}): "
                         "the deadline passed"
                     )
-                if deadline is not None and not warned and forecast.at > deadline:
-                    warned = True
-                    logger.warning("%s", self._late_warning(what, deadline, forecast))
+                if limits.until is not None and now >= limits.until:
+                    raise StitchWaitTimeout(
+                        f"still waiting for the {what} at {iso(now)}; {self.pace(forecast)}"
+                    )
+                if limits.deadline is not None:
+                    self._warn_once_if_late(kind, identities, limits.deadline, forecast, what)
                 pause = max(forecast.at - now, self.interval * MIN_PAUSE_SHARE)
-                if deadline is not None:
-                    pause = min(pause, max(deadline - now, 0.0))
+                stop = limits.stop
+                if stop is not None:
+                    pause = min(pause, max(stop - now, 0.0))
                 with self._lock:
                     pages = self._pages_of(kind, identities)
                 await self._pause(kind, pages, pause)
