@@ -4,12 +4,13 @@ For each size a fresh emulator runs as a child process (manual clock, no schedul
 filled through the public API: every source is a PostgreSQL source whose discovery finished, with one
 stream selected and one finished sync, so the account holds one extraction row and one load row per
 source. Then one keep-alive client sends the same request back to back for a few seconds and the rate is
-printed for:
+printed (the best of three bursts) for:
 
 * ``GET /v4/sources`` (its body grows with the account; the line also shows the rate of a bare server
   answering the same bytes, so the emulator's own share can be read off),
 * ``GET /v4/sources/{id}``,
-* the first page of ``GET /v4/{client_id}/extractions`` and of ``GET /v4/{client_id}/loads``.
+* the first page of ``GET /v4/{client_id}/extractions`` and of ``GET /v4/{client_id}/loads``,
+* ``POST /v4/sources`` (creating more sources in the filled account).
 
 The last line compares the largest size with the smallest for the endpoints whose answers do not grow.
 
@@ -82,16 +83,20 @@ def fill_account(http: httpx.Client, control: httpx.Client, sources: int) -> lis
     return ids
 
 
-def rate(send: Callable[[], httpx.Response], seconds: float) -> float:
-    """Requests per second of ``send`` repeated for ``seconds`` after a short warm-up."""
+def rate(send: Callable[[], httpx.Response], seconds: float, bursts: int = 3) -> float:
+    """Requests per second of ``send`` repeated for ``seconds``: the best of ``bursts`` equal bursts
+    (the machine is shared; the best burst is the one least disturbed by other work)."""
     for _ in range(3):
         send().raise_for_status()
-    count = 0
-    started = time.perf_counter()
-    while (elapsed := time.perf_counter() - started) < seconds:
-        send().raise_for_status()
-        count += 1
-    return count / elapsed
+    best = 0.0
+    for _ in range(bursts):
+        count = 0
+        started = time.perf_counter()
+        while (elapsed := time.perf_counter() - started) < seconds / bursts:
+            send().raise_for_status()
+            count += 1
+        best = max(best, count / elapsed)
+    return best
 
 
 def free_port() -> int:
@@ -149,6 +154,13 @@ def measure(sources: int, seconds: float) -> dict[str, float]:
                     "extractions page 1": rate(lambda: http.get(f"/v4/{client}/extractions"), seconds),
                     "loads page 1": rate(lambda: http.get(f"/v4/{client}/loads"), seconds),
                 }
+                created = iter(range(10**6))
+
+                def create() -> httpx.Response:
+                    body = {"type": "platform.hp-postgres", "display_name": f"More {next(created)}"}
+                    return http.post("/v4/sources", json={**body, "properties": POSTGRES})
+
+                rates["POST /v4/sources"] = rate(create, seconds)
                 extractions = http.get(f"/v4/{client}/extractions").json()
                 loads = http.get(f"/v4/{client}/loads").json()
                 if extractions["total"] != sources or loads["total"] != sources:
@@ -160,7 +172,7 @@ def measure(sources: int, seconds: float) -> dict[str, float]:
     return rates
 
 
-FLAT_ENDPOINTS = ("GET /v4/sources/{id}", "extractions page 1", "loads page 1")
+FLAT_ENDPOINTS = ("GET /v4/sources/{id}", "extractions page 1", "loads page 1", "POST /v4/sources")
 
 
 def main(argv: list[str] | None = None) -> int:
