@@ -236,7 +236,7 @@ class _StitchWaitTrigger(BaseTrigger):
             story,
             "the extraction",
             EXTRACTIONS,
-            lambda deadline: monitor.await_extraction(client, watch, deadline=deadline),
+            lambda until: monitor.await_extraction(client, watch, deadline=self.deadline, until=until),
         )
         story.extraction_finished(outcome)
         return outcome
@@ -252,7 +252,7 @@ class _StitchWaitTrigger(BaseTrigger):
             story,
             phase,
             LOADS,
-            lambda deadline: monitor.await_loads(client, watch, deadline=deadline),
+            lambda until: monitor.await_loads(client, watch, deadline=self.deadline, until=until),
         )
         story.loads_finished(loads, watch.streams)
         return loads
