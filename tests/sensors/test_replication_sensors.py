@@ -33,6 +33,17 @@ def sensor(cls=StitchExtractionSensor, **kwargs):
     return cls(task_id="wait", stitch_conn_id=CONN_ID, **kwargs)
 
 
+def poke_turns(env, waiting, context, turns=4):
+    """Poke until done, moving the clock one schedule turn (30 s) between pokes: one Jobs page per turn."""
+    answer = waiting.poke(context)
+    for _ in range(turns):
+        if answer:
+            break
+        env.advance(30)
+        answer = waiting.poke(context)
+    return answer
+
+
 def test_poke_is_false_while_running_then_returns_the_outcome(env):
     source_id, job_name, started = started_job(env)
     waiting = sensor(source_id=source_id, job_name=job_name, after=started)
@@ -97,7 +108,7 @@ def test_load_sensor_waits_for_the_extraction_then_the_streams(env):
     waiting = sensor(StitchLoadSensor, source_id=source_id, job_name=job_name, after=None)
     assert waiting.poke({}) is False
     env.advance(60)
-    done = waiting.poke({})
+    done = poke_turns(env, waiting, {})
     assert done.is_done and sorted(done.xcom_value["loaded_at"]) == ["accounts", "events", "users"]
     with pytest.raises(TaskDeferred) as deferred:
         sensor(
@@ -114,7 +125,7 @@ def test_load_sensor_fails_with_the_warehouse_message(env):
     )
     env.advance(60)
     with pytest.raises(AirflowException, match="loading stream 'events' failed: disk full"):
-        sensor(StitchLoadSensor, source_id=source_id, job_name=job_name).poke({})
+        poke_turns(env, sensor(StitchLoadSensor, source_id=source_id, job_name=job_name), {})
 
 
 def test_templated_fields_and_default_deferrable(monkeypatch):
