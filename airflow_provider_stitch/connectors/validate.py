@@ -8,9 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_stitch.connectors import rules
-from airflow_provider_stitch.connectors.bounds import MAX_NESTING, too_deeply_nested
-from airflow_provider_stitch.connectors.catalog import get_connector
-from airflow_provider_stitch.connectors.errors import PropertiesValidationError, PropertyError
+from airflow_provider_stitch.connectors.bounds import shape_problem
+from airflow_provider_stitch.connectors.catalog import get_connector, normalise_type
+from airflow_provider_stitch.connectors.errors import (
+    PropertiesValidationError,
+    PropertyError,
+    UnknownConnectionTypeError,
+)
 from airflow_provider_stitch.connectors.spec import ConnectorSpec, PropertySpec
 
 STEPS = ("form", "oauth")
@@ -194,8 +198,9 @@ def _check_one(
 ) -> Any:
     """The normalised value of one property, or the :class:`PropertyError` it earns."""
     spec = connector.property(name)
-    if too_deeply_nested(value):
-        return PropertyError(name, f"nests lists and objects more than {MAX_NESTING} levels deep")
+    unreadable = shape_problem(value)
+    if unreadable:
+        return PropertyError(name, unreadable)
     if spec is None:
         if allow_unknown:
             return value
@@ -244,3 +249,28 @@ def _missing(
                 )
             )
     return errors
+
+
+def refuse_unreadable_values(connection_type: Any, properties: Any) -> None:
+    """Raise the validator's error for values too deep or too long to read; call before walking them.
+
+    Code that walks properties recursively (template detection, digests, masking) calls this first, so a
+    hostile value ends in the same error :func:`validate_properties` gives, naming the property.
+
+    :param connection_type: the type the properties belong to (an unknown or templated name is kept as is).
+    :param properties: the properties object; anything but a mapping is left to :func:`validate_properties`.
+    :raises PropertiesValidationError: naming every unreadable property.
+    """
+    if not isinstance(properties, Mapping):
+        return
+    errors = []
+    for name, value in properties.items():
+        problem = shape_problem(value)
+        if problem:
+            errors.append(PropertyError(name if isinstance(name, str) else str(name), problem))
+    if errors:
+        try:
+            label = normalise_type(connection_type)
+        except UnknownConnectionTypeError:
+            label = str(connection_type)
+        raise PropertiesValidationError(label, errors)

@@ -300,6 +300,9 @@ class StitchPropertiesOperator(StitchBaseOperator):
 
     def check_properties_at_parse(self, connection_type: Any, *, partial: bool) -> None:
         """Validate static properties when the DAG is parsed (templates wait for rendering)."""
+        from airflow_provider_stitch.connectors.validate import refuse_unreadable_values
+
+        refuse_unreadable_values(connection_type, self.properties)  # before anything walks them
         if contains_template(connection_type) or contains_template(self.properties):
             return
         self.properties_for(connection_type, partial=partial)
