@@ -110,7 +110,8 @@ def _listing(request: Request, client_id: str, which: str) -> Response:
     account, now = _jobs_account(request, client_id)
     page = _page_number(request)
     table = account.extractions if which == "extractions" else account.loads
-    rows, total = table.page(page, PAGE_SIZE, listed_after=now - jobs.LISTING_HORIZON)
+    with runtime_of(request).state.lock:
+        rows, total = table.page(page, PAGE_SIZE, listed_after=now - jobs.LISTING_HORIZON)
     return encoded_answer(page_envelope(rows, total, page, request.url.path))
 
 
