@@ -232,7 +232,7 @@ class AsyncStitchClient(ClientCore):
             visited.add(path)
 
     async def get_jobs_page(self, endpoint_name: str, page: int = 1) -> Any:
-        """One raw page (``{data, page, total, links}``) of a paginated Jobs list; pays one budget token.
+        """One raw page (``{data, page, total, links}``), its envelope checked; pays one budget token.
 
         :param endpoint_name: ``list_extractions`` or ``list_loads``.
         :param page: page number, from 1.
@@ -240,6 +240,7 @@ class AsyncStitchClient(ClientCore):
         endpoint = ENDPOINTS[endpoint_name]
         client_id = await self.aclient_id()
         answer = await self._call(endpoint, path=endpoint.page_path(page, stitch_client_id=client_id))
+        parse_page(answer)
         return answer.payload
 
     async def iter_extraction_pages(

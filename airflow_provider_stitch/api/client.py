@@ -478,13 +478,15 @@ class StitchClient(ClientCore):
             visited.add(path)
 
     def get_jobs_page(self, endpoint_name: str, page: int = 1) -> Any:
-        """One raw page (``{data, page, total, links}``) of a paginated Jobs list; pays one budget token.
+        """One raw page (``{data, page, total, links}``), its envelope checked; pays one budget token.
 
         :param endpoint_name: ``list_extractions`` or ``list_loads``.
         :param page: page number, from 1.
         """
         endpoint = ENDPOINTS[endpoint_name]
-        return self._call(endpoint, path=endpoint.page_path(page, stitch_client_id=self.client_id)).payload
+        answer = self._call(endpoint, path=endpoint.page_path(page, stitch_client_id=self.client_id))
+        parse_page(answer)
+        return answer.payload
 
     def iter_extraction_pages(self, *, stop_after_source_id: int | None = None) -> Iterator[list[Extraction]]:
         """Extractions page by page, rows already seen dropped; stops after ``stop_after_source_id``'s page."""

@@ -207,3 +207,22 @@ def test_html_is_named_as_html(server: SameAnswerServer) -> None:
     ):
         client.list_sources()
     assert str(caught.value) == "GET /v4/sources: unreadable answer: the body is HTML (66 characters)"
+
+
+@pytest.mark.parametrize("body", [b"", b"<html></html>", b'{"data": "rows"}', b"[null]"])
+def test_a_raw_jobs_page_for_the_monitor_is_checked_naming_the_request(
+    server: SameAnswerServer, body: bytes
+) -> None:
+    server.body = body
+    with (
+        StitchClient(TOKEN, **_options(server)) as client,
+        pytest.raises(StitchMalformedResponseError, match="^GET /v4/1/loads\\?page=2: unreadable answer: "),
+    ):
+        client.get_jobs_page("list_loads", 2)
+
+    async def call() -> None:
+        async with AsyncStitchClient(TOKEN, **_options(server)) as client:
+            await client.get_jobs_page("list_extractions", 1)
+
+    with pytest.raises(StitchMalformedResponseError, match="^GET /v4/1/extractions: unreadable answer: "):
+        asyncio.run(call())
