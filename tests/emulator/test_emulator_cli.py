@@ -60,3 +60,20 @@ def test_subprocess_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert f"Stitch emulator serving {info['base_url']}" in stdout
     assert "access token (fake, for local tests only): ac_cli_test" in stdout
     assert "Stitch emulator stopped" in stdout
+
+
+def test_python_dash_m_runs_the_emulator_command(tmp_path: Path) -> None:
+    ready = tmp_path / "ready.json"
+    command = [sys.executable, "-m", "airflow_provider_stitch.emulator", "--port", "0", "--speed", "4"]
+    process = subprocess.Popen([*command, "--ready-file", str(ready)], stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        base_url = json.loads(ready.read_text())["base_url"]
+        assert httpx.get(f"{base_url}/__emulator__/speed").json()["speed"] == 4.0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+    assert process.returncode == 0
