@@ -1,0 +1,421 @@
+"""The deployment under test: redis-server, the emulator and Airflow's CeleryExecutor components, each a child
+process group on loopback that the harness can stop, kill and restart by PID."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCALE_DAGS = Path(__file__).resolve().parent / "dags"
+SCALE_DAG_ID = "stitch_scale_sync"
+#: libfaketime from Debian's ``faketime`` package: shifts the clock of the process it is preloaded into.
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+#: Seconds a component may take to come up.
+STARTUP_SECONDS = 120.0
+#: Task slots of each Celery worker.
+WORKER_CONCURRENCY = 4
+#: Seconds without a heartbeat after which the scheduler fails (and retries) a task whose worker died.
+TASK_HEARTBEAT_TIMEOUT = 20
+#: Seconds without a heartbeat after which a triggerer's triggers move to another triggerer.
+TRIGGERER_HEALTH_THRESHOLD = 15
+
+
+class HarnessError(RuntimeError):
+    """A component did not start or a step failed; the message names the log to read."""
+
+
+def load_demo() -> ModuleType:
+    """``tools/demo.py`` as a module: its emulator child and Airflow environment are reused here."""
+    spec = importlib.util.spec_from_file_location("stitch_demo", REPO_ROOT / "tools" / "demo.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
+    """Wait until 127.0.0.1:port accepts connections; raise HarnessError if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise HarnessError(f"{what} did not start listening on port {port}; see {log}")
+        time.sleep(0.2)
+
+
+@dataclass
+class Component:
+    """One long-running child process (and its children) in its own process group.
+
+    :param name: what it is, e.g. ``celery-worker-1``.
+    :param command: the command line.
+    :param env: its environment.
+    :param cwd: its working directory (created when missing).
+    :param log: file receiving its stdout and stderr.
+    """
+
+    name: str
+    command: Sequence[str]
+    env: Mapping[str, str]
+    cwd: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    #: Stopped or killed on purpose (a drill), so its exit is not a failure.
+    stopped: bool = False
+
+    def start(self) -> Component:
+        """Start the process in a new session (its own process group)."""
+        self.cwd.mkdir(parents=True, exist_ok=True)
+        self.stopped = False
+        with open(self.log, "ab") as out:
+            self.process = subprocess.Popen(
+                list(self.command),
+                env=dict(self.env),
+                cwd=self.cwd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        """PID of the group leader."""
+        assert self.process is not None
+        return self.process.pid
+
+    def alive(self) -> bool:
+        """The group leader is still running."""
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds (idempotent)."""
+        self.stopped = True
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                pass
+        self._signal_group(signal.SIGKILL)
+        self.process.wait(grace)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once, as when a host dies."""
+        self.stopped = True
+        if self.process is None:
+            return
+        self._signal_group(signal.SIGKILL)
+        self.process.wait(15)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def tree_rss_bytes(self) -> int:
+        """Resident memory of the group leader and all its descendants (0 once it is gone)."""
+        if not self.alive():
+            return 0
+        return sum(_rss_bytes(pid) for pid in _descendants(self.pid))
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    return children
+
+
+def _descendants(pid: int) -> list[int]:
+    children = _children_map()
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@dataclass
+class RedisServer:
+    """redis-server on a loopback port with an append-only file synced on every write, so a restart keeps
+    the Jobs budget's window (the sorted sets of taken tokens).
+
+    :param workdir: folder for its data and log.
+    """
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    component: Component | None = None
+
+    def url(self, database: int) -> str:
+        """``redis://127.0.0.1:port/database``."""
+        return f"redis://127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> RedisServer:
+        """Start (or restart on the same port and data) and wait until it accepts connections."""
+        data = self.workdir / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        command = [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(data),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--protected-mode",
+            "yes",
+        ]
+        self.component = Component(
+            "redis-server", command, dict(os.environ), data, self.workdir / "redis.log"
+        )
+        self.component.start()
+        assert self.component.process is not None
+        wait_for_port(self.port, 30, self.component.process, "redis-server", self.component.log)
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM (redis flushes its append-only file), then SIGKILL if needed."""
+        if self.component is not None:
+            self.component.stop()
+
+
+@dataclass
+class AirflowDeployment:
+    """Airflow 3 with the CeleryExecutor on loopback: scheduler, dag-processor, api-server, two Celery workers
+    (each in its own working directory with its own log folder, standing in for two hosts) and two triggerers.
+
+    :param workdir: the harness's folder; ``airflow/`` inside it is AIRFLOW_HOME.
+    :param redis: the broker (database 0), Celery results (database 1).
+    :param connection_json: the ``stitch_default`` connection in Airflow's JSON form.
+    :param worker_clock_offsets: seconds to shift each worker's clock by (libfaketime); 0 leaves it alone.
+    """
+
+    workdir: Path
+    redis: RedisServer
+    connection_json: str = field(repr=False)
+    worker_clock_offsets: Sequence[float] = (0.0, 0.0)
+    api_port: int = field(default_factory=free_port)
+    components: dict[str, Component] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def home(self) -> Path:
+        """AIRFLOW_HOME."""
+        return self.workdir / "airflow"
+
+    @property
+    def database(self) -> Path:
+        """The SQLite metadata database."""
+        return self.home / "airflow.db"
+
+    def prepare(self) -> None:
+        """Build the environment and migrate the metadata database."""
+        demo = load_demo()
+        env = demo.airflow_environment(self.home, dags_folder=SCALE_DAGS)
+        env.update(
+            {
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__CORE__PARALLELISM": "64",
+                "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "1000",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
+                "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.api_port}",
+                "AIRFLOW__API__PORT": str(self.api_port),
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__WORKERS": "1",
+                "AIRFLOW__API_AUTH__JWT_SECRET": os.urandom(16).hex(),
+                "AIRFLOW__API__SECRET_KEY": os.urandom(16).hex(),
+                "AIRFLOW__CELERY__BROKER_URL": self.redis.url(0),
+                "AIRFLOW__CELERY__RESULT_BACKEND": self.redis.url(1),
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+                "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "3600",
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(TASK_HEARTBEAT_TIMEOUT),
+                "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+                "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(TRIGGERER_HEALTH_THRESHOLD),
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
+                "AIRFLOW_CONN_STITCH_DEFAULT": self.connection_json,
+            }
+        )
+        self.env = env
+        log = self.workdir / "airflow-db-migrate.log"
+        if demo.run_airflow(env, ["db", "migrate"], log_path=log) != 0:
+            raise HarnessError(f"airflow db migrate failed; see {log}")
+
+    def _airflow(
+        self, name: str, arguments: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> Component:
+        component = Component(
+            name,
+            [sys.executable, "-m", "airflow", *arguments],
+            env or self.env,
+            self.workdir / name,
+            self.workdir / f"{name}.log",
+        )
+        self.components[name] = component
+        return component.start()
+
+    def worker_env(self, number: int) -> dict[str, str]:
+        """Environment of Celery worker ``number`` (1-based): its own log folder, its clock offset."""
+        env = dict(self.env)
+        env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(self.workdir / f"celery-worker-{number}" / "logs")
+        offset = self.worker_clock_offsets[number - 1]
+        if offset:
+            if not LIBFAKETIME.exists():
+                raise HarnessError(
+                    f"a worker clock offset needs libfaketime ({LIBFAKETIME}): apt-get install faketime"
+                )
+            env["LD_PRELOAD"] = str(LIBFAKETIME)
+            # The monotonic clock is shifted too: with it left alone, libfaketime 0.9.10 makes Python's
+            # time.sleep (an absolute clock_nanosleep) fail with EINVAL.
+            env["FAKETIME"] = f"{offset:+.0f}"
+        return env
+
+    def start_worker(self, number: int) -> Component:
+        """Start (or restart) Celery worker ``number``."""
+        name = f"celery-worker-{number}"
+        return self._airflow(
+            name,
+            ["celery", "worker", "--celery-hostname", f"worker{number}@127.0.0.1", "--skip-serve-logs"],
+            self.worker_env(number),
+        )
+
+    def start_triggerer(self, number: int) -> Component:
+        """Start (or restart) triggerer ``number``."""
+        return self._airflow(f"triggerer-{number}", ["triggerer", "--skip-serve-logs"])
+
+    def start(self) -> None:
+        """Start every component and wait until the api-server answers and the DAG is parsed."""
+        api = self._airflow("api-server", ["api-server", "--port", str(self.api_port), "--host", "127.0.0.1"])
+        self._airflow("scheduler", ["scheduler"])
+        self._airflow("dag-processor", ["dag-processor"])
+        for number in (1, 2):
+            self.start_worker(number)
+            self.start_triggerer(number)
+        assert api.process is not None
+        wait_for_port(self.api_port, STARTUP_SECONDS, api.process, "the api-server", api.log)
+        self.wait_for_dag()
+
+    def check_alive(self) -> None:
+        """Raise HarnessError naming any component that exited by itself."""
+        for component in self.components.values():
+            if (
+                not component.stopped
+                and component.process is not None
+                and component.process.poll() is not None
+            ):
+                raise HarnessError(
+                    f"{component.name} exited with {component.process.returncode}; see {component.log}"
+                )
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Read the metadata database directly (read-only), independent of Airflow's own code."""
+        uri = f"file:{self.database}?mode=ro"
+        for attempt in range(20):
+            try:
+                with sqlite3.connect(uri, uri=True, timeout=10) as conn:
+                    return list(conn.execute(sql, parameters))
+            except sqlite3.OperationalError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.25)
+        return []
+
+    def wait_for_dag(self) -> None:
+        """Wait until the dag-processor has serialized the scale DAG."""
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not self.query("SELECT 1 FROM serialized_dag WHERE dag_id = ?", (SCALE_DAG_ID,)):
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{SCALE_DAG_ID} was not parsed; see {self.workdir / 'dag-processor.log'}")
+            time.sleep(1)
+
+    def cli(self, arguments: Sequence[str], log_name: str) -> None:
+        """Run one ``airflow`` CLI command; raise HarnessError when it fails."""
+        demo = load_demo()
+        log = self.workdir / f"{log_name}.log"
+        if demo.run_airflow(self.env, list(arguments), log_path=log) != 0:
+            raise HarnessError(f"airflow {' '.join(arguments[:2])} failed; see {log}")
+
+    def trigger(self, run_id: str, source_ids: Sequence[int]) -> None:
+        """Unpause the scale DAG and start one run over ``source_ids``."""
+        self.cli(["dags", "unpause", SCALE_DAG_ID], f"unpause-{run_id}")
+        conf = json.dumps({"source_ids": list(source_ids)})
+        self.cli(["dags", "trigger", SCALE_DAG_ID, "--run-id", run_id, "--conf", conf], f"trigger-{run_id}")
+
+    def run_state(self, run_id: str) -> str | None:
+        """State of one DAG run, or None before it exists."""
+        rows = self.query("SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?", (SCALE_DAG_ID, run_id))
+        return str(rows[0][0]) if rows else None
+
+    def task_states(self, run_id: str) -> dict[str, int]:
+        """How many task instances of the run are in each state."""
+        rows = self.query(
+            "SELECT COALESCE(state, 'none'), COUNT(*) FROM task_instance WHERE dag_id = ? AND run_id = ? "
+            "GROUP BY 1",
+            (SCALE_DAG_ID, run_id),
+        )
+        return {str(state): int(count) for state, count in rows}
+
+    def stop(self) -> None:
+        """Stop every component, workers and triggerers first."""
+        for component in sorted(
+            self.components.values(), key=lambda c: c.name in ("api-server", "scheduler")
+        ):
+            component.stop()
