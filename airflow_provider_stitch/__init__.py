@@ -50,7 +50,11 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             },
         ],
-        "extra-links": ["airflow_provider_stitch.links.StitchSourceLink"],
+        "extra-links": [
+            "airflow_provider_stitch.links.StitchSourceLink",
+            "airflow_provider_stitch.links.StitchExtractionLogsLink",
+            "airflow_provider_stitch.links.StitchDestinationLink",
+        ],
         "connection-types": [
             {
                 "connection-type": "stitch",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException
 
+from airflow_provider_stitch.links import StitchDestinationLink, push_stitch_destination
 from airflow_provider_stitch.operators.base import (
     IF_EXISTS_CHOICES,
     StitchBaseOperator,
@@ -50,6 +51,7 @@ class StitchCreateDestinationOperator(StitchPropertiesOperator):
     template_fields: Sequence[str] = ("destination_type", "properties", "name")
     template_fields_renderers = {"properties": "json"}
     credential_kind = "destination"
+    operator_extra_links = (StitchDestinationLink(),)
 
     def __init__(
         self,
@@ -90,10 +92,15 @@ class StitchCreateDestinationOperator(StitchPropertiesOperator):
             destination_type, properties = self.properties_for(self.destination_type, partial=False)
             existing = self._find_existing(destination_type)
             if existing is None:
-                return self._create(destination_type, properties)
-            return self._reuse(existing, destination_type, properties)
+                destination = self._create(destination_type, properties)
+            else:
+                destination = self._reuse(existing, destination_type, properties)
+        push_stitch_destination(
+            context, destination.stitch_client_id, destination.id, api_url=self.client.base_url
+        )
+        return destination.id
 
-    def _create(self, destination_type: str, properties: dict[str, Any]) -> int:
+    def _create(self, destination_type: str, properties: dict[str, Any]) -> Destination:
         """Create the destination, then converge with any racing task that created it too."""
         from airflow_provider_stitch.api.errors import StitchAPIError
 
@@ -124,11 +131,11 @@ class StitchCreateDestinationOperator(StitchPropertiesOperator):
             winner = next(d for d in seen if d.id == winner_id)
             return self._reuse(winner, destination_type, properties, raced=True)
         self.log.info("Created %s with id %s", self._label, created.id)
-        return created.id
+        return created
 
     def _reuse(
         self, existing: Destination, destination_type: str, properties: dict[str, Any], *, raced: bool = False
-    ) -> int:
+    ) -> Destination:
         """Apply ``if_exists`` to the live destination this task manages.
 
         :param raced: it appeared while this task was creating it (a racing run of the same create):
@@ -143,10 +150,10 @@ class StitchCreateDestinationOperator(StitchPropertiesOperator):
             raise AirflowException(f"{self._label} already exists (id {existing.id}) and if_exists='fail'.")
         if self.if_exists != "update" or not properties:
             self.log.info("%s exists (id %s); left unchanged", self._label, existing.id)
-            return existing.id
-        self.client.update_destination(existing.id, properties=properties)
+            return existing
+        updated = self.client.update_destination(existing.id, properties=properties)
         self.log.info("%s exists (id %s); properties updated", self._label, existing.id)
-        return existing.id
+        return updated if updated.id == existing.id else existing
 
     def _rivals(self, destination_type: str) -> list[Destination]:
         """Every live destination this task's look-up answers to: by name, or of the type when unnamed."""
@@ -178,6 +185,7 @@ class StitchUpdateDestinationOperator(StitchPropertiesOperator):
     template_fields: Sequence[str] = ("destination_id", "properties")
     template_fields_renderers = {"properties": "json"}
     credential_kind = "destination"
+    operator_extra_links = (StitchDestinationLink(),)
 
     def __init__(self, *, destination_id: int | str, properties: dict[str, Any], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -201,6 +209,9 @@ class StitchUpdateDestinationOperator(StitchPropertiesOperator):
                 _, properties = self.properties_for(current.type, partial=True)
             self.client.update_destination(destination_id, properties=properties)
         self.log.info("Updated destination %s", destination_id)
+        push_stitch_destination(
+            context, current.stitch_client_id, destination_id, api_url=self.client.base_url
+        )
         return destination_id
 
 

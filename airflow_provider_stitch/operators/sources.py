@@ -90,7 +90,7 @@ class _SourceWithConnectionCheck(StitchPropertiesOperator):
 
     def _finish(self, context: Context, source: Source) -> int:
         """Publish the link, wait for the check when asked, and return the source id."""
-        push_stitch_source(context, source.stitch_client_id, source.id)
+        push_stitch_source(context, source.stitch_client_id, source.id, api_url=self.client.base_url)
         if not self.wait_for_connection_check:
             return source.id
         step = source.report_card.current_step_type if source.report_card else None
@@ -366,7 +366,7 @@ class StitchPauseSourceOperator(_SourceStateOperator):
             else:
                 source = self.client.pause_source(source_id)
                 self.log.info("Paused source %s", source_id)
-        push_stitch_source(context, source.stitch_client_id, source.id)
+        push_stitch_source(context, source.stitch_client_id, source.id, api_url=self.client.base_url)
         return source.id
 
 
@@ -390,7 +390,7 @@ class StitchUnpauseSourceOperator(_SourceStateOperator):
                     source_id,
                     source.system_paused_at,
                 )
-        push_stitch_source(context, source.stitch_client_id, source.id)
+        push_stitch_source(context, source.stitch_client_id, source.id, api_url=self.client.base_url)
         return source.id
 
 

@@ -90,7 +90,7 @@ class StitchSelectStreamsOperator(StitchBaseOperator):
             raise AirflowException(str(error)) from None
         with stitch_errors(f"select streams of source {source_id}", STREAM_HINTS):
             source = self.client.get_source(source_id)
-            push_stitch_source(context, source.stitch_client_id, source.id)
+            push_stitch_source(context, source.stitch_client_id, source.id, api_url=self.client.base_url)
             listed = self.client.list_streams(source_id)
             if not listed:
                 raise AirflowException(

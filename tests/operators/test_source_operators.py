@@ -41,7 +41,11 @@ def live_sources(emulator) -> list[dict[str, Any]]:
 
 def test_create_returns_id_pushes_link_and_rerun_reuses_the_source(emulator, context):
     first = create_op().execute(context)
-    assert context["ti"].xcom["stitch_source"] == {"client_id": emulator.client_id, "source_id": first}
+    assert context["ti"].xcom["stitch_source"] == {
+        "client_id": emulator.client_id,
+        "source_id": first,
+        "emulator_url": emulator.base_url,
+    }
     again = create_op(properties={**POSTGRES_SOURCE_PROPERTIES, "frequency_in_minutes": "30"}).execute(
         context
     )

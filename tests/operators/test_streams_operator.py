@@ -57,7 +57,11 @@ def test_selects_streams_and_fields_in_one_request_and_returns_the_selection(emu
     assert stream_meta["replication-key"] == "updated_at"
     assert fields["total"]["selected"] is True
     assert fields["customer_id"]["selected"] is True
-    assert context["ti"].xcom["stitch_source"] == {"client_id": emulator.client_id, "source_id": source_id}
+    assert context["ti"].xcom["stitch_source"] == {
+        "client_id": emulator.client_id,
+        "source_id": source_id,
+        "emulator_url": emulator.base_url,
+    }
 
 
 def test_rerun_leaves_the_same_selection(emulator, context, source_id):
