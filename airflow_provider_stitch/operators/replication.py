@@ -14,7 +14,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_stitch.defaults import DEFAULT_CONN_ID, STITCH_JOB_XCOM_KEY, default_deferrable
 from airflow_provider_stitch.lineage_mixin import ReplicationLineageMixin
-from airflow_provider_stitch.links import StitchSourceLink, push_stitch_source
+from airflow_provider_stitch.links import StitchExtractionLogsLink, StitchSourceLink, push_stitch_source
 from airflow_provider_stitch.operators.base import StitchHookMixin
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
     """
 
     template_fields: Sequence[str] = ("source_id",)
-    operator_extra_links = (StitchSourceLink(),)
+    operator_extra_links = (StitchSourceLink(), StitchExtractionLogsLink())
     ui_color = "#ffd700"
 
     #: How a worker wait sleeps (replaceable in tests that drive a manual clock).
@@ -120,7 +120,9 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
             )
         else:
             self.log.info(f"Started Stitch job {start.job_name} for source {source_id}")
-        push_stitch_source(context, client.client_id, source_id)
+        push_stitch_source(
+            context, client.client_id, source_id, api_url=client.base_url, job_name=start.job_name
+        )
         context["ti"].xcom_push(
             key=STITCH_JOB_XCOM_KEY,
             value={
@@ -396,7 +398,7 @@ class StitchStopReplicationOperator(StitchHookMixin, BaseOperator):
                 raise
             self.log.info("Source %s had no running job to stop", source_id)
             return
-        push_stitch_source(context, client.client_id, source_id)
+        push_stitch_source(context, client.client_id, source_id, api_url=client.base_url)
         self.log.info("Asked Stitch to stop the running job of source %s (none running is fine)", source_id)
 
 

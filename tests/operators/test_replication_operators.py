@@ -52,7 +52,12 @@ def test_start_without_waiting_returns_the_job_and_pushes_xcom(env, source_id):
     ti = FakeTaskInstance()
     job_name = operator(source_id=source_id, wait_for_completion=False).execute({"ti": ti})
     assert job_name in running_jobs(env, source_id)
-    assert ti.pushed["stitch_source"] == {"client_id": env.emulator.client_id, "source_id": source_id}
+    assert ti.pushed["stitch_source"] == {
+        "client_id": env.emulator.client_id,
+        "source_id": source_id,
+        "emulator_url": env.emulator.base_url,
+        "job_name": job_name,
+    }
     assert ti.pushed["stitch_job"] == {
         "job_name": job_name,
         "source_id": source_id,
