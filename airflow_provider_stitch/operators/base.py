@@ -290,6 +290,9 @@ class StitchPropertiesOperator(StitchBaseOperator):
         :param connection_type: the type to check the properties against.
         :param partial: an update: only the properties given are checked.
         """
+        from airflow_provider_stitch.connectors.validate import refuse_unreadable_values
+
+        refuse_unreadable_values(connection_type, self.properties)  # before the digest walks them
         key = _fingerprint(connection_type, self.credential_kind, partial, self.properties)
         if self._validated is None or self._validated[0] != key:
             result = validated_properties(

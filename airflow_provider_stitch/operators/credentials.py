@@ -71,8 +71,14 @@ def credential_values(properties: Any, names: Iterable[str]) -> list[str]:
     """
     if not isinstance(properties, Mapping):
         return []
+    from airflow_provider_stitch.connectors.bounds import shape_problem
+
     wanted = set(names)
-    found = {text for name, value in properties.items() if name in wanted for text in _texts(value)}
+    # A value too deep or too long to write is refused by the validator without being shown; skip it here.
+    readable = {
+        name: value for name, value in properties.items() if name in wanted and not shape_problem(value)
+    }
+    found = {text for value in readable.values() for text in _texts(value)}
     return sorted(found, key=len, reverse=True)
 
 

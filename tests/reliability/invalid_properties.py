@@ -57,13 +57,12 @@ def _load_samples() -> ModuleType:
 class InvalidCase:
     """One invalid property object.
 
-    Args:
-        connection_type: the connector's Stitch type.
-        kind: ``source`` or ``destination``.
-        mutation: what was broken (``missing_required``, ``wrong_type``, ...).
-        bad_property: the property the error must name.
-        properties: the invalid object.
-        canaries: credential values placed in the object (none may appear in the error).
+    :param connection_type: the connector's Stitch type.
+    :param kind: ``source`` or ``destination``.
+    :param mutation: what was broken (``missing_required``, ``wrong_type``, ``too_deep``, ...).
+    :param bad_property: the property the error must name.
+    :param properties: the invalid object.
+    :param canaries: credential values placed in the object (none may appear in the error).
     """
 
     connection_type: str
@@ -128,7 +127,7 @@ def cases_for(connector: ConnectorSpec, samples: ModuleType, rng: random.Random)
     """Every applicable mutation of one connector's valid base object."""
     base, canaries = valid_base(connector, samples)
     known = set(connector.property_names())
-    form_required = [s for s in connector.properties if s.step == "form" and s.is_required]
+    form_required = [s for s in connector.properties if s.step == "form" and s.is_demanded_on_create]
 
     def case(mutation: str, bad: str, properties: dict[str, Any], extra: str | None = None) -> InvalidCase:
         planted = canaries if extra is None or extra in canaries else (*canaries, extra)
@@ -152,6 +151,19 @@ def cases_for(connector: ConnectorSpec, samples: ModuleType, rng: random.Random)
     ruled = [s for s in connector.properties if s.rule in RULE_BREAKERS and not s.is_read_only]
     for spec in rng.sample(ruled, min(3, len(ruled))):
         yield case("rule_violation", spec.name, {**base, spec.name: RULE_BREAKERS[str(spec.rule)]})
+
+    optional = [s for s in connector.properties if s.requirement == "optional" and s.step == "form"]
+    if connector.kind == "source" and optional:
+        # The sources' error docs name an empty string among the causes of InvalidProperties.
+        spec = rng.choice(optional)
+        yield case("empty_optional", spec.name, {**base, spec.name: ""})
+
+    if typed:
+        spec = rng.choice(typed)
+        deep: Any = "leaf"
+        for _ in range(rng.randrange(2_000, 20_000)):
+            deep = [deep] if rng.random() < 0.5 else {"k": deep}
+        yield case("too_deep", spec.name, {**base, spec.name: deep})
 
     read_only = [s for s in connector.properties if s.is_read_only]
     if read_only:
