@@ -194,7 +194,7 @@ def run_streams(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
             print(f"error: {exc}".splitlines()[0], file=err)
             return EXIT_STITCH
     discovered = [DiscoveredStream.from_listing(stream) for stream in listed]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": name_for_spec(stream, discovered),
             "tap_stream_id": stream.tap_stream_id,
@@ -276,8 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``airflow-stitch``; return the exit code.
 
-    Args:
-        argv: arguments without the program name (defaults to ``sys.argv[1:]``).
+    :param argv: arguments without the program name (defaults to ``sys.argv[1:]``).
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["emulator"]:

@@ -766,8 +766,7 @@ def default_reference_dir() -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: build the catalog and write it.
 
-    Args:
-        argv: ``[REFERENCE_DIR] [--output PATH]``.
+    :param argv: ``[REFERENCE_DIR] [--output PATH]``.
     """
     parser = argparse.ArgumentParser(description="Build the Stitch connector catalog.")
     parser.add_argument("reference", nargs="?", type=Path, default=None)

@@ -20,11 +20,13 @@ _SPECS: dict[str, ConnectorSpec] = {}
 @cache
 def load_catalog_document() -> dict[str, Any]:
     """Read and parse ``catalog.json`` once per process."""
-    return json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
+    document: dict[str, Any] = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
+    return document
 
 
 def _entries() -> dict[str, Any]:
-    return load_catalog_document()["connectors"]
+    entries: dict[str, Any] = load_catalog_document()["connectors"]
+    return entries
 
 
 def _spec(connection_type: str) -> ConnectorSpec:
@@ -43,12 +45,10 @@ def summary_table_types() -> list[str]:
 def normalise_type(connection_type: str) -> str:
     """Return the catalog spelling of a type; accepts the short form without ``platform.``.
 
-    Args:
-        connection_type: e.g. ``platform.hubspot``, ``hubspot`` or ``redshift``. An exact name wins, so
-            ``postgres`` is the PostgreSQL destination and ``platform.postgres`` the source.
+    :param connection_type: e.g. ``platform.hubspot``, ``hubspot`` or ``redshift``. An exact name wins, so
+        ``postgres`` is the PostgreSQL destination and ``platform.postgres`` the source.
 
-    Raises:
-        UnknownConnectionTypeError: no such type; the message names the closest known types.
+    :raises UnknownConnectionTypeError: no such type; the message names the closest known types.
     """
     entries = _entries()
     name = connection_type.strip() if isinstance(connection_type, str) else str(connection_type)
@@ -68,11 +68,9 @@ def normalise_type(connection_type: str) -> str:
 def get_connector(connection_type: str) -> ConnectorSpec:
     """The :class:`ConnectorSpec` of a connection type.
 
-    Args:
-        connection_type: Stitch ``type`` (``platform.postgres``) or its short form (``hubspot``).
+    :param connection_type: Stitch ``type`` (``platform.postgres``) or its short form (``hubspot``).
 
-    Raises:
-        UnknownConnectionTypeError: the type is not in the catalog; the message names the closest types.
+    :raises UnknownConnectionTypeError: the type is not in the catalog; the message names the closest types.
     """
     return _spec(normalise_type(connection_type))
 
@@ -80,8 +78,7 @@ def get_connector(connection_type: str) -> ConnectorSpec:
 def list_connectors(kind: str | None = None) -> list[ConnectorSpec]:
     """Every connection type in the catalog, sorted by type, optionally only sources or destinations.
 
-    Args:
-        kind: ``"source"``, ``"destination"`` or ``None`` for both.
+    :param kind: ``"source"``, ``"destination"`` or ``None`` for both.
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be 'source' or 'destination', not {kind!r}")
@@ -92,8 +89,7 @@ def list_connectors(kind: str | None = None) -> list[ConnectorSpec]:
 def credential_properties(connection_type: str) -> frozenset[str]:
     """Names of the properties whose values must be masked (Stitch never returns them).
 
-    Args:
-        connection_type: Stitch ``type`` or its short form.
+    :param connection_type: Stitch ``type`` or its short form.
     """
     return _credential_names(normalise_type(connection_type))
 

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 class PropertyError:
     """One problem with one property.
 
-    Args:
-        property: the property name (or ``""`` for problems with the whole object).
-        message: what is wrong and what is expected, without the supplied value of a credential.
+    :param property: the property name (or ``""`` for problems with the whole object).
+    :param message: what is wrong and what is expected, without the supplied value of a credential.
     """
 
     property: str

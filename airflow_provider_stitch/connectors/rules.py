@@ -76,9 +76,8 @@ _ISO_DATETIME = re.compile(
 def parse_iso_datetime(value: Any, *, what: str) -> datetime:
     """Parse an ISO 8601 date-time string (or accept a ``datetime``/``date``); naive results stay naive.
 
-    Args:
-        value: the supplied value.
-        what: the property name used in the error message.
+    :param value: the supplied value.
+    :param what: the property name used in the error message.
     """
     if isinstance(value, datetime):
         return value
@@ -173,9 +172,8 @@ def allowed_frequencies(is_database: bool) -> tuple[int, ...]:
 def frequency_in_minutes(value: Any, *, is_database: bool) -> str:
     """``frequency_in_minutes``: 30, 60, 360, 720, 1440 (and 1 for database sources); int or str in, str out.
 
-    Args:
-        value: the supplied value.
-        is_database: whether the source is a database source (which alone may use 1).
+    :param value: the supplied value.
+    :param is_database: whether the source is a database source (which alone may use 1).
     """
     allowed = allowed_frequencies(is_database)
     expected = ", ".join(str(v) for v in allowed)
@@ -279,9 +277,8 @@ def cron_expression(value: Any) -> str:
 def boolean_flag(value: Any, *, as_json_boolean: bool = False) -> str | bool:
     """A flag: ``"true"``/``"false"`` or a JSON boolean in; the string form out (or a boolean if asked).
 
-    Args:
-        value: the supplied value.
-        as_json_boolean: return ``True``/``False`` for properties Stitch types as boolean.
+    :param value: the supplied value.
+    :param as_json_boolean: return ``True``/``False`` for properties Stitch types as boolean.
     """
     if isinstance(value, bool):
         flag = value
@@ -370,9 +367,8 @@ def _check_json_shape(document: Any, schema: dict[str, Any], where: str) -> None
 def json_in_string(value: Any, schema: dict[str, Any] | None) -> str:
     """JSON carried in a string: parsed and checked against its documented shape; a list or dict is encoded.
 
-    Args:
-        value: a JSON string, or the decoded list/dict (encoded compactly on the way out).
-        schema: the documented shape (``type``, ``items``, ``required``, ``properties``, ``enum``).
+    :param value: a JSON string, or the decoded list/dict (encoded compactly on the way out).
+    :param schema: the documented shape (``type``, ``items``, ``required``, ``properties``, ``enum``).
     """
     if isinstance(value, (list, dict)):
         document = value

@@ -91,10 +91,9 @@ def _add_fields(schema: dict[str, Any], spec: PropertySpec) -> None:
 def json_schema(connection_type: str, step: str = "form") -> dict[str, Any]:
     """A JSON Schema (draft 2020-12) for the ``properties`` object of a connection type.
 
-    Args:
-        connection_type: Stitch ``type`` or its short form.
-        step: ``form`` or ``oauth``: whose required properties the schema demands. Properties of both steps
-            are described, as Stitch accepts them in one request; read-only ones are marked ``readOnly``.
+    :param connection_type: Stitch ``type`` or its short form.
+    :param step: ``form`` or ``oauth``: whose required properties the schema demands. Properties of both steps
+        are described, as Stitch accepts them in one request; read-only ones are marked ``readOnly``.
     """
     connector = get_connector(connection_type)
     if step not in ("form", "oauth"):

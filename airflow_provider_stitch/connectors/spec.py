@@ -10,23 +10,24 @@ from typing import Any
 class PropertySpec:
     """What the catalog knows about one connection property.
 
-    Attributes:
-        name: property name as Stitch spells it.
-        datatype: documented datatype (``string``, ``integer``, ``boolean``, ``object``, ``array``,
-            ``string/integer``).
-        requirement: ``required``, ``optional``, ``internal`` or ``read_only``.
-        credential: Stitch never returns the value; always masked.
-        step: connection step the property completes (``form`` or ``oauth``).
-        property_type: report-card ``property_type`` (``user_provided``, ``system_provided_by_default``, ...).
-        rule: shared rule from :mod:`~airflow_provider_stitch.connectors.rules` that checks the value.
-        pattern, enum, format: documented constraints.
-        json_in_string: the value is JSON carried in a string.
-        json_schema: documented shape of that JSON.
-        required_when: ``{"property": ..., "equals": ...}`` when the requirement is conditional.
-        default: documented default, if any.
-        create_default: the value Stitch stores when a create leaves this required property out; such a
-            property may be left out of a create.
-        subproperties: fields of an object (or of each array item) as ``{"name", "datatype", "required"}``.
+    :param name: property name as Stitch spells it.
+    :param datatype: documented datatype (``string``, ``integer``, ``boolean``, ``object``, ``array``,
+        ``string/integer``).
+    :param requirement: ``required``, ``optional``, ``internal`` or ``read_only``.
+    :param credential: Stitch never returns the value; always masked.
+    :param step: connection step the property completes (``form`` or ``oauth``).
+    :param property_type: report-card ``property_type`` (``user_provided``, ``system_provided_by_default``, ...).
+    :param rule: shared rule from :mod:`~airflow_provider_stitch.connectors.rules` that checks the value.
+    :param pattern: documented pattern the value must match.
+    :param enum: documented accepted values.
+    :param format: documented JSON-schema format (``uri``, ``email``, ``date-time``).
+    :param json_in_string: the value is JSON carried in a string.
+    :param json_schema: documented shape of that JSON.
+    :param required_when: ``{"property": ..., "equals": ...}`` when the requirement is conditional.
+    :param default: documented default, if any.
+    :param create_default: the value Stitch stores when a create leaves this required property out; such a
+        property may be left out of a create.
+    :param subproperties: fields of an object (or of each array item) as ``{"name", "datatype", "required"}``.
     """
 
     name: str
@@ -90,19 +91,18 @@ class PropertySpec:
 class ConnectorSpec:
     """What the catalog knows about one source or destination type.
 
-    Attributes:
-        type: the ``type`` Stitch uses in the API (``platform.postgres``, ``redshift``, ``import_api``).
-        display_name: human name from the summary table (or stitch-docs).
-        kind: ``source`` or ``destination``.
-        is_database: a database source (``frequency_in_minutes`` may be 1).
-        steps: connection step types in order, as Stitch's report cards list them.
-        properties: every documented property, form step first.
-        deprecated: Stitch deprecated the type.
-        replacement: the type to use instead, when documented.
-        default_frequency_in_minutes: the report card's default scheduling interval, if known.
-        in_summary_table: listed in the docs text's summary table.
-        notes: recorded disagreements between the reference sources.
-        examples: the docs text's example objects per step (``form``, ``oauth``).
+    :param type: the ``type`` Stitch uses in the API (``platform.postgres``, ``redshift``, ``import_api``).
+    :param display_name: human name from the summary table (or stitch-docs).
+    :param kind: ``source`` or ``destination``.
+    :param is_database: a database source (``frequency_in_minutes`` may be 1).
+    :param steps: connection step types in order, as Stitch's report cards list them.
+    :param properties: every documented property, form step first.
+    :param deprecated: Stitch deprecated the type.
+    :param replacement: the type to use instead, when documented.
+    :param default_frequency_in_minutes: the report card's default scheduling interval, if known.
+    :param in_summary_table: listed in the docs text's summary table.
+    :param notes: recorded disagreements between the reference sources.
+    :param examples: the docs text's example objects per step (``form``, ``oauth``).
     """
 
     type: str

@@ -58,8 +58,7 @@ def describe_value(spec: PropertySpec | None, value: Any) -> str:
 def apply_rule(spec: PropertySpec, value: Any, connector: ConnectorSpec) -> Any:
     """Check one value with the property's rule and datatype; return what Stitch expects.
 
-    Raises:
-        rules.RuleViolation: the value breaks the rule (message without the value).
+    :raises rules.RuleViolation: the value breaks the rule (message without the value).
     """
     rule = spec.rule
     if rule == "start_date":
