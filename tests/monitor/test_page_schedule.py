@@ -10,6 +10,7 @@ lean on the monitor's own bookkeeping. Time is virtual on the emulator's manual 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -127,7 +128,7 @@ def test_every_pending_page_comes_round_fairly_and_finished_pages_drop_out(env, 
     assert max(delays) <= bound + INTERVAL, f"max delay {max(delays):.0f} s over the bound {bound:.0f} s"
 
     first_cycle_done = next(i for i, read in enumerate(trace.reads) if read[1] == pages) + 1
-    for before, after in zip(trace.reads[first_cycle_done - 1 :], trace.reads[first_cycle_done:]):
+    for before, after in itertools.pairwise(trace.reads[first_cycle_done - 1 :]):
         if before[1] == after[1]:
             others = pending_pages_at(trace, fired, after[0]) - {after[1]}
             assert not others, f"page {after[1]} read twice in a row at {after[0]} while {others} waited"
