@@ -239,7 +239,10 @@ class StitchBaseOperator(StitchHookMixin, BaseOperator):
 
 def _fingerprint(*parts: Any) -> str:
     """A digest of rendered arguments, to recognise a value that was already validated."""
-    text = json.dumps(parts, sort_keys=True, default=repr)
+    try:
+        text = json.dumps(parts, sort_keys=True, default=repr)
+    except TypeError:  # keys of mixed types cannot be sorted; the validator will name the property
+        text = repr(parts)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

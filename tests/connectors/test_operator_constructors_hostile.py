@@ -80,3 +80,9 @@ def test_random_hostile_values_never_escape_as_foreign_errors(name: str, value: 
             create_source({**MYSQL, "start_date": "2024-01-01T00:00:00Z", name: value})
         except PropertiesValidationError as problem:
             assert name in problem.bad_properties()
+
+
+def test_keys_of_mixed_types_in_a_constructor_are_the_validators_error() -> None:
+    with pytest.raises(PropertiesValidationError) as info:
+        create_source({**MYSQL, "start_date": "2024-01-01T00:00:00Z", "cron_expression": {"a": {}, 1: "x"}})
+    assert info.value.bad_properties() == ["cron_expression"]
