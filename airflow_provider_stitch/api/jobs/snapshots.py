@@ -82,10 +82,6 @@ class PageRead:
     has_next: bool
     identities: frozenset[str] = frozenset()
 
-    def summary(self) -> list[Any]:
-        """The JSON-safe ledger entry (everything but the rows)."""
-        return [self.read_at, self.first, self.last, self.has_next]
-
 
 @dataclass
 class ListSnapshot:
@@ -200,17 +196,13 @@ class ListSnapshot:
         read = self.reads.get(page)
         return -math.inf if read is None else read.read_at
 
-    def ledger(self) -> dict[str, list[Any]]:
-        """The page reads, without rows, for the shared store."""
-        return {str(page): read.summary() for page, read in self.reads.items()}
-
 
 def ledger_from_json(text: str) -> dict[int, float]:
-    """Page -> read time of a stored ledger (a broken one reads as empty)."""
+    """Page -> read time of a stored ledger (``{"3": 1796630000.0}``; a broken one reads as empty)."""
     try:
         data = json.loads(text)
-        return {int(page): float(entry[0]) for page, entry in data.items()}
-    except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+        return {int(page): float(read_at) for page, read_at in data.items()}
+    except (ValueError, TypeError, AttributeError):
         return {}
 
 
