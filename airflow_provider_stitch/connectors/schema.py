@@ -7,6 +7,7 @@ from typing import Any
 from airflow_provider_stitch.connectors import rules
 from airflow_provider_stitch.connectors.catalog import get_connector
 from airflow_provider_stitch.connectors.spec import ConnectorSpec, PropertySpec
+from airflow_provider_stitch.connectors.validate import EMPTY_STRING_REJECTED_KINDS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _FLAG = {"anyOf": [{"type": "string", "enum": list(rules.BOOLEAN_STRINGS)}, {"type": "boolean"}]}
@@ -71,9 +72,10 @@ def property_schema(spec: PropertySpec, connector: ConnectorSpec) -> dict[str, A
         schema["writeOnly"] = True
     if spec.is_read_only:
         schema["readOnly"] = True
-    if spec.default is not None:
-        schema["default"] = spec.default
-    if spec.is_required and not spec.is_read_only and "type" in schema and schema["type"] == "string":
+    if spec.default is not None or spec.create_default is not None:
+        schema["default"] = spec.default if spec.default is not None else spec.create_default
+    refuses_empty = spec.is_required or connector.kind in EMPTY_STRING_REJECTED_KINDS
+    if refuses_empty and not spec.is_read_only and schema.get("type") == "string":
         schema["minLength"] = 1
     return schema
 
@@ -99,7 +101,9 @@ def json_schema(connection_type: str, step: str = "form") -> dict[str, Any]:
     if step not in ("form", "oauth"):
         raise ValueError(f"step must be 'form' or 'oauth', not {step!r}")
     properties = {spec.name: property_schema(spec, connector) for spec in connector.properties}
-    required = [spec.name for spec in connector.properties if spec.step == step and spec.is_required]
+    required = [
+        spec.name for spec in connector.properties if spec.step == step and spec.is_demanded_on_create
+    ]
     conditions = []
     for spec in connector.properties:
         if spec.required_when:

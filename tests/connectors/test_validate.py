@@ -225,7 +225,9 @@ def test_json_schema_accepts_the_minimal_object(connection_type: str) -> None:
     schema = json_schema(connection_type)
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.validate(minimal_properties(connector), schema, cls=jsonschema.Draft202012Validator)
-    assert schema["required"] == [p.name for p in connector.properties if p.step == "form" and p.is_required]
+    assert schema["required"] == [
+        p.name for p in connector.properties if p.step == "form" and p.is_demanded_on_create
+    ]
 
 
 def test_json_schema_details() -> None:
@@ -235,8 +237,10 @@ def test_json_schema_details() -> None:
     assert schema["properties"]["encryption_type"] == {
         "type": "string",
         "enum": ["none", "ssh"],
+        "default": "none",
         "minLength": 1,
     }
+    assert "encryption_type" not in schema["required"]
     assert {
         "if": {"required": ["encryption_type"], "properties": {"encryption_type": {"enum": ["ssh"]}}},
         "then": {"required": ["encryption_host"]},
@@ -268,3 +272,16 @@ def test_sample_value_helper_covers_every_rule() -> None:
         "json_string",
         "enum",
     } <= rules_seen
+
+
+def test_json_schema_and_validator_agree_on_empty_strings_and_stitch_filled_defaults() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    checker = jsonschema.Draft202012Validator
+    aurora = {**minimal_properties(get_connector("platform.aurora")), "filter_dbs": ""}
+    assert not checker(json_schema("platform.aurora")).is_valid(aurora)
+    with pytest.raises(PropertiesValidationError):
+        validate_properties("platform.aurora", aurora)
+    postgres = minimal_properties(get_connector("postgres"))
+    del postgres["encryption_type"]
+    assert checker(json_schema("postgres")).is_valid(postgres)
+    validate_properties("postgres", postgres)
