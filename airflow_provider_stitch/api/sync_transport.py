@@ -9,8 +9,12 @@ in chunks that stop at ``max_bytes``.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import os
 import socket
 import threading
+import time
 from typing import Any
 
 import requests
@@ -22,47 +26,90 @@ from airflow_provider_stitch.api.responses import RawResponse
 from airflow_provider_stitch.api.transport import BodyLimit, network_error, out_of_time_error
 
 CHUNK_BYTES = 64 * 1024
-#: How often a fired watchdog shuts down sockets again (one may have connected after it fired).
+#: How often a fired watchdog shuts sockets down again (one may have connected after it fired).
 REFIRE_SECONDS = 0.2
 
 _local = threading.local()
 
 
 class _Watchdog:
-    """Shuts down the sockets of one request once its time limit passes."""
+    """Shuts down the sockets of one request once its time limit passes (fired by :class:`_Keeper`)."""
 
     def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
         self.fired = False
+        self.done = False
         self._connections: list[Any] = []
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
 
     def __enter__(self) -> _Watchdog:
         _local.watchdog = self
-        self._timer.start()
+        _KEEPER.schedule(self, time.monotonic() + self.seconds)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stopped.set()
-        self._timer.cancel()
+        self.done = True
         _local.watchdog = None
 
     def watch(self, connection: Any) -> None:
         with self._lock:
             self._connections.append(connection)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
+        """Shut the request's sockets down; again a little later while the request has not ended."""
         self.fired = True
-        while not self._stopped.is_set():
-            with self._lock:
-                sockets = [getattr(c, "sock", None) for c in self._connections]
-            for sock in sockets:
-                if sock is not None:
-                    with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_RDWR)
-            self._stopped.wait(REFIRE_SECONDS)
+        with self._lock:
+            sockets = [getattr(c, "sock", None) for c in self._connections]
+        for sock in sockets:
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        if not self.done:
+            _KEEPER.schedule(self, time.monotonic() + REFIRE_SECONDS)
+
+
+class _Keeper:
+    """One background thread per process that fires watchdogs when their time comes (a thread per
+    request would cost more than the request itself)."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._due: list[tuple[float, int, _Watchdog]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, watchdog: _Watchdog, at: float) -> None:
+        with self._wake:
+            heapq.heappush(self._due, (at, next(self._order), watchdog))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="stitch-request-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._due and self._due[0][2].done:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._wake.wait()
+                    continue
+                left = self._due[0][0] - time.monotonic()
+                if left > 0:
+                    self._wake.wait(left)
+                    continue
+                _, _, watchdog = heapq.heappop(self._due)
+            watchdog.fire()
+
+
+_KEEPER = _Keeper()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_KEEPER._reset)
 
 
 class _WatchedPoolMixin:
