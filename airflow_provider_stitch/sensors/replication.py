@@ -266,22 +266,44 @@ class StitchLoadSensor(ReplicationLineageMixin, _StitchJobSensor):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """Wait for the extraction when needed, then for the loads, from the shared snapshots."""
-        from airflow_provider_stitch.api.jobs import LOADS, monitor_for_client, to_epoch
-        from airflow_provider_stitch.api.jobs.progress import describe_load_watch
+        from airflow_provider_stitch.api.jobs import LOADS, monitor_for_client
 
         client = self.client
         monitor = monitor_for_client(client)
+        poke_started = monitor.now()
         self._check_source(client)
         streams = self._streams_to_wait_for(client, monitor)
+        # Announce the loads before any page turn, so the schedule can give their page a turn this poke.
+        monitor.watch(LOADS, streams.identities)
+        try:
+            return self._poke_once(context, client, monitor, streams, poke_started)
+        finally:
+            monitor.unwatch(LOADS, streams.identities)
+
+    def _poke_once(
+        self,
+        context: Context,
+        client: StitchClient,
+        monitor: JobsMonitor,
+        streams: LoadWatch,
+        poke_started: float,
+    ) -> bool | PokeReturnValue:
+        from airflow_provider_stitch.api.jobs import LOADS, to_epoch
+        from airflow_provider_stitch.api.jobs.progress import describe_extraction_watch, describe_load_watch
+
         loads_after = to_epoch(self.after)
         if loads_after is None:
-            extraction = self._poll_extraction(client, monitor, self._extraction_watch(context))
+            extraction_watch = self._extraction_watch(context)
+            listed = ", ".join(streams.streams)
+            self._story(client, f"{describe_extraction_watch(extraction_watch)}, then the loads of {listed}")
+            extraction = self._poll_extraction(client, monitor, extraction_watch)
             if extraction is None:
                 self._defer_if_deferrable(context)
                 return False
             loads_after = extraction["completion_time"]
         if self._errors_after is None:
-            self._errors_after = monitor.now()
+            # Pages read from this poke on were read after the extraction completed: their errors are this run's.
+            self._errors_after = poke_started
         watch = dataclasses.replace(streams, after=loads_after, errors_after=self._errors_after)
         story = self._story(client, describe_load_watch(watch))
         outcome = monitor.poll_loads(client, watch)

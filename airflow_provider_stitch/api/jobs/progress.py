@@ -137,14 +137,16 @@ class WaitProgress:
     def tick(self, phase: str, *, next_look_in: float | None = None) -> bool:
         """A progress line when the phase changed or ``every`` seconds passed; True when one was logged.
 
+        The first phase is the one the first line announced, so it is not repeated.
+
         :param phase: what is awaited now (``the extraction``, ``the loads``).
         :param next_look_in: seconds until the next look at Stitch's lists.
         """
         now = self.clock()
-        changed = phase != self.phase
+        first, changed = self.phase is None, phase != self.phase
         self.phase = phase
-        if not changed and now - self._last_line < self.every:
-            return False
+        if first or (not changed and now - self._last_line < self.every):
+            return False  # the first line already said what is awaited
         self._last_line = now
         look = "" if next_look_in is None else f"; next look in {human_duration(next_look_in)}"
         self.log.info(
