@@ -48,8 +48,13 @@ class _Watchdog:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.done = True
+        self.finish()
         _local.watchdog = None
+
+    def finish(self) -> None:
+        """The request has ended: its connections may go back to the pool and must not be touched."""
+        with self._lock:
+            self.done = True
 
     def watch(self, connection: Any) -> None:
         with self._lock:
@@ -57,15 +62,16 @@ class _Watchdog:
 
     def fire(self) -> None:
         """Shut the request's sockets down; again a little later while the request has not ended."""
-        self.fired = True
         with self._lock:
-            sockets = [getattr(c, "sock", None) for c in self._connections]
-        for sock in sockets:
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-        if not self.done:
-            _KEEPER.schedule(self, time.monotonic() + REFIRE_SECONDS)
+            if self.done:
+                return
+            self.fired = True
+            for connection in self._connections:
+                sock = getattr(connection, "sock", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+        _KEEPER.schedule(self, time.monotonic() + REFIRE_SECONDS)
 
 
 class _Keeper:
@@ -219,6 +225,7 @@ def exchange(
                 error, method=method, path=path, origin=origin, request_sent=_request_sent(error)
             ) from None
         finally:
+            watchdog.finish()
             if response is not None and complete:
                 response.raw.release_conn()
             elif response is not None:
