@@ -1,41 +1,66 @@
-"""Rate-budget benchmark: N concurrent waits through the shared JobsMonitor versus a naive poller.
+"""Rate-budget benchmark: thousands of concurrent waits through the shared JobsMonitor, within 30 Jobs requests
+per 600 s, on a fair page schedule.
 
-For N = 1, 10, 50 and 200 sources whose jobs end at spread-out times, prints side by side:
+Every source first finishes one sync (so the extraction list spans P = ceil(N / 100) pages), then runs a
+second sync ending at its own time over about 40 minutes. For each N the script prints:
 
-* the largest number of Jobs requests the (emulated) Stitch saw in any 600-second window,
-* the median and 95th-percentile delay between a job's completion and its wait noticing it,
-* worker-slot seconds held while waiting.
+* finished waits, and the median / 95th-percentile / largest delay between a job's completion (Stitch's own
+  ``completion_time``) and its wait noticing it;
+* the floor the limit allows: with one page read per 20.3 s, each of P pages comes round every
+  P × 20.3 s (the bound) and a wait's median delay is about half of it;
+* the busiest 600-second window the emulator counted (Stitch allows 30);
+* CPU seconds of this process and resident memory per wait, and the event loop's largest lag.
 
-"monitor" runs deferrable StitchExtractionTriggers in one event loop (no worker slot while waiting);
-"naive" polls every wait on its own every 60 s, as a poking sensor would (one worker slot per wait).
-Time is the emulator's manual clock, so hours of waiting run in seconds. Run: ``python benchmarks/rate_budget.py``.
+Deferred waits are StitchExtractionTriggers in one event loop; sensors poke from several processes sharing
+one SQLite store. The emulator runs as a child process with a manual clock, which this script moves (virtual
+time), so hours of waiting take minutes. Figures are measured outside the provider: delays from Stitch's rows
+and the time each trigger fired, the window from the emulator's own counter.
+
+Run: ``python benchmarks/rate_budget.py`` (N = 500, 1000, 2000, 5000 and 200 sensors in 4 processes), or
+``python benchmarks/rate_budget.py --waits 2000``, which ends with the line
+``N=2000 finished=2000/2000 busiest=30/30 median=…s p95=…s bound=…s``.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import logging
+import math
+import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "monitor"))
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="stitch-bench-"))
 
-import httpx  # noqa: E402
 import jobs_testkit as kit  # noqa: E402
 
-from airflow_provider_stitch.emulator.harness import StitchEmulator  # noqa: E402
+from airflow_provider_stitch.api.budget import DEFAULT_JOBS_LIMIT, DEFAULT_JOBS_WINDOW  # noqa: E402
+from airflow_provider_stitch.api.jobs.decisions import to_epoch  # noqa: E402
+from airflow_provider_stitch.emulator.harness import EmulatorControl, EmulatorProcess  # noqa: E402
 
-SIZES = (1, 10, 50, 200)
-NAIVE_INTERVAL = 60.0
+DEFAULT_WAITS = (500, 1000, 2000, 5000)
+DEFAULT_SENSORS = 200
+SENSOR_PROCESSES = 4
+SENSOR_POKE_INTERVAL = 60.0
+TURN = DEFAULT_JOBS_WINDOW / DEFAULT_JOBS_LIMIT
+PAGE_SIZE = 100
+LAG_PROBE = 0.01
 
 
 def tap_seconds(index: int) -> float:
-    """Jobs end spread over about 40 minutes."""
-    return 60.0 + (index * 131) % 2400
+    """Second syncs end spread over about 40 minutes (a fixed, scrambled order of source ids)."""
+    return 60.0 + (index * 7919) % 2400
 
 
 def p95(values: list[float]) -> float:
@@ -43,107 +68,303 @@ def p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
-def prepare(emulator: Any, count: int, run: str) -> tuple[kit.JobsEnv, list[int], dict[int, str], float]:
-    emulator.control.reset()
-    budget_path = os.path.join(tempfile.mkdtemp(prefix=f"stitch-bench-{run}-"), "budget.sqlite")
-    name, value = kit.connection_uri_env(emulator, budget_path)
-    os.environ[name] = value
-    env = kit.JobsEnv(emulator, budget_path)
-    sources = kit.make_sources(emulator, env.client, count)
-    started = env.now()
-    names = kit.start_jobs(emulator, env.client, sources, tap_seconds)
-    return env, sources, names, started
+def rss_bytes() -> int:
+    """Resident memory of this process."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-async def _noticed_by_monitor(
-    env: kit.JobsEnv, virtual: kit.VirtualTime, sources, names, started
-) -> dict[str, float]:
+class MirroredClock:
+    """The emulator's manual clock, mirrored locally: reads cost nothing, moves are sent to the emulator.
+
+    :param control: the emulator's control client.
+    """
+
+    def __init__(self, control: EmulatorControl) -> None:
+        self.control = control
+        self.at = control.now()
+
+    def now(self) -> float:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at = self.control.advance(seconds)
+
+
+@dataclass
+class Figures:
+    """What one run measured."""
+
+    label: str
+    waits: int
+    finished: int
+    delays: list[float]
+    busiest: int
+    cpu_per_wait_ms: float
+    memory_per_wait_kib: float
+    max_lag_ms: float
+    wall_seconds: float
+
+    @property
+    def pages(self) -> int:
+        return math.ceil(self.waits / PAGE_SIZE)
+
+    @property
+    def bound(self) -> float:
+        """P × one turn: how often each pending page comes round at best."""
+        return self.pages * TURN
+
+    def row(self) -> str:
+        median, high = statistics.median(self.delays), p95(self.delays)
+        return (
+            f"{self.label:<9} | {self.waits:>5} | {self.finished:>5} | {median:>7.0f} | {high:>6.0f} | "
+            f"{max(self.delays):>6.0f} | {self.bound / 2:>6.0f} / {self.bound:>5.0f} | {self.busiest:>4}/30 | "
+            f"{self.cpu_per_wait_ms:>6.2f} | {self.memory_per_wait_kib:>6.1f} | {self.max_lag_ms:>6.0f} | "
+            f"{self.wall_seconds:>5.0f}"
+        )
+
+    def line(self) -> str:
+        return (
+            f"N={self.waits} finished={self.finished}/{self.waits} busiest={self.busiest}/30 "
+            f"median={statistics.median(self.delays):.0f}s p95={p95(self.delays):.0f}s bound={self.bound:.0f}s"
+        )
+
+
+HEADER = (
+    f"{'waiter':<9} | {'N':>5} | {'done':>5} | {'median':>7} | {'p95':>6} | {'max':>6} | {'floor med/max':>14} | "
+    f"{'busiest':>7} | {'ms CPU':>6} | {'KiB':>6} | {'lag ms':>6} | {'wall':>5}"
+)
+
+
+class Account:
+    """The emulator child wired for one run: sources, their second syncs, and a connection to them."""
+
+    def __init__(self, emulator: EmulatorProcess, control: EmulatorControl, count: int, label: str) -> None:
+        from airflow_provider_stitch.api.budget import JobsBudget, SQLiteBudgetBackend
+        from airflow_provider_stitch.api.client import StitchClient
+
+        control.reset()
+        self.emulator, self.control = emulator, control
+        self.budget_path = os.path.join(tempfile.mkdtemp(prefix=f"stitch-bench-{label}-"), "budget.sqlite")
+        name, value = kit.connection_uri_env(emulator, self.budget_path)
+        os.environ[name] = value
+        self.conn_env = (name, value)
+        self.clock = MirroredClock(control)
+        kit.pin_budget_clock(self.clock.now)
+        budget = JobsBudget(emulator.client_id, backend=SQLiteBudgetBackend(self.budget_path))
+        self.client = StitchClient(
+            emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
+        )
+        self.sources = self._make_sources(count)
+        self._start_all(lambda index: 1.0)
+        self.clock.advance(30.0)
+        self.started = self.clock.now()
+        self.names = self._start_all(tap_seconds)
+
+    def _make_sources(self, count: int) -> list[int]:
+        kit.make_sources(SimpleNamespace(control=self.control), self.client, 0)
+        with ThreadPoolExecutor(4) as pool:
+            return list(
+                pool.map(
+                    lambda n: (
+                        self.client.create_source("platform.freshdesk", f"Shop {n:05d}", kit.FRESHDESK).id
+                    ),
+                    range(count),
+                )
+            )
+
+    def _start_all(self, durations: Any) -> dict[int, str]:
+        def start(item: tuple[int, int]) -> tuple[int, str]:
+            index, source_id = item
+            self.control.arrange(
+                source_id, durations={"discovery": 1.0, "tap": durations(index), "target": 1.0}
+            )
+            return source_id, str(self.client.start_sync(source_id).job_name)
+
+        with ThreadPoolExecutor(4) as pool:
+            return dict(pool.map(start, enumerate(self.sources)))
+
+    def busiest(self) -> int:
+        return int(self.control.stats(include_log=False)["max_jobs_in_window"])
+
+
+async def _watch_lag(stop: asyncio.Event, lags: list[float]) -> None:
+    """Measure how late the loop wakes a short real-time sleep."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        before = loop.time()
+        await asyncio.sleep(LAG_PROBE)
+        lags.append(loop.time() - before - LAG_PROBE)
+
+
+def run_deferred(emulator: EmulatorProcess, control: EmulatorControl, count: int) -> Figures:
+    """N StitchExtractionTriggers in one event loop under virtual time."""
+    from airflow_provider_stitch.api.jobs import forget_monitors, monitor_for
     from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger
 
-    noticed: dict[str, float] = {}
+    account = Account(emulator, control, count, "deferred")
+    quiet_task_logs()  # after Airflow configured its logging
+    virtual = kit.VirtualTime(account.clock.now, account.clock.advance)
+    forget_monitors()
+    monitor_for(emulator.base_url, emulator.client_id, account.client.jobs_budget, asleep=virtual.sleep)
+    fired: dict[int, tuple[float, dict[str, Any]]] = {}
+    lags: list[float] = []
+    peak = [0]
 
     async def wait(source_id: int) -> None:
-        trigger = StitchExtractionTrigger(kit.CONN_ID, source_id, job_name=names[source_id], after=started)
-        async for _event in trigger.run():
-            noticed[names[source_id]] = virtual.now()
+        trigger = StitchExtractionTrigger(
+            kit.CONN_ID,
+            source_id,
+            job_name=account.names[source_id],
+            after=account.started,
+            deadline=account.started + 6 * 3600,
+        )
+        async for event in trigger.run():
+            fired[source_id] = (virtual.now(), event.payload)
+        peak[0] = max(peak[0], rss_bytes())
 
-    tasks = [asyncio.create_task(wait(source_id)) for source_id in sources]
-    await virtual.drive(tasks, real_timeout=600)
-    return noticed
+    async def main() -> None:
+        stop = asyncio.Event()
+        probe = asyncio.create_task(_watch_lag(stop, lags))
+        tasks = [asyncio.create_task(wait(source_id)) for source_id in account.sources]
+        await virtual.drive(tasks, real_timeout=3 * 3600)
+        stop.set()
+        await probe
 
-
-def run_monitor(emulator: Any, count: int) -> dict[str, float]:
-    from airflow_provider_stitch.api.jobs import forget_monitors, monitor_for
-
-    env, sources, names, started = prepare(emulator, count, "monitor")
-    clock = emulator.runtime.clock
-    virtual = kit.VirtualTime(clock.now, clock.advance)
-    forget_monitors()
-    monitor_for(emulator.base_url, emulator.client_id, env.client.jobs_budget, asleep=virtual.sleep)
-    noticed = asyncio.run(_noticed_by_monitor(env, virtual, sources, names, started))
-    return summarise(emulator, noticed, slot_seconds=0.0)
-
-
-async def _noticed_by_naive(emulator: Any, virtual: kit.VirtualTime, sources, names) -> dict[str, float]:
-    noticed: dict[str, float] = {}
-    headers = {"Authorization": f"Bearer {emulator.token}"}
-    path = f"/v4/{emulator.client_id}/extractions"
-    async with httpx.AsyncClient(base_url=emulator.base_url, headers=headers) as http:
-
-        async def wait(source_id: int) -> None:
-            while True:
-                page: str | None = path
-                while page:
-                    body = (await http.get(page)).json()
-                    for row in body["data"]:
-                        if row["source_id"] == source_id and row["job_name"] == names[source_id]:
-                            noticed[names[source_id]] = virtual.now()
-                            return
-                    page = body.get("links", {}).get("next")
-                await virtual.sleep(NAIVE_INTERVAL)
-
-        tasks = [asyncio.create_task(wait(source_id)) for source_id in sources]
-        await virtual.drive(tasks, real_timeout=600)
-    return noticed
+    baseline = rss_bytes()
+    cpu, wall = time.process_time(), time.monotonic()
+    asyncio.run(main())
+    cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    return Figures(
+        label="deferred",
+        waits=count,
+        finished=sum(1 for _, payload in fired.values() if payload.get("status") == "success"),
+        delays=_delays(fired.values()),
+        busiest=account.busiest(),
+        cpu_per_wait_ms=1000 * cpu / count,
+        memory_per_wait_kib=max(0, peak[0] - baseline) / 1024 / count,
+        max_lag_ms=1000 * max(lags, default=0.0),
+        wall_seconds=wall,
+    )
 
 
-def run_naive(emulator: Any, count: int) -> dict[str, float]:
-    _, sources, names, started = prepare(emulator, count, "naive")
-    clock = emulator.runtime.clock
-    virtual = kit.VirtualTime(clock.now, clock.advance)
-    noticed = asyncio.run(_noticed_by_naive(emulator, virtual, sources, names))
-    return summarise(emulator, noticed, slot_seconds=sum(when - started for when in noticed.values()))
+def _delays(fired: Iterable[tuple[float, dict[str, Any]]]) -> list[float]:
+    delays = []
+    for noticed, payload in fired:
+        completed = to_epoch((payload.get("extraction") or {}).get("completion_time"))
+        if completed is not None:
+            delays.append(noticed - completed)
+    return delays or [math.nan]
 
 
-def summarise(emulator: Any, noticed: dict[str, float], slot_seconds: float) -> dict[str, float]:
-    ended = kit.completion_times(emulator)
-    delays = [noticed[name] - ended[name] for name in noticed]
-    return {
-        "max_jobs_600s": kit.max_jobs_in_window(emulator),
-        "median_delay": statistics.median(delays),
-        "p95_delay": p95(delays),
-        "slot_seconds": slot_seconds,
-    }
+def run_sensors(emulator: EmulatorProcess, control: EmulatorControl, count: int) -> Figures:
+    """N poking StitchExtractionSensors split over several processes that share one SQLite store."""
+    account = Account(emulator, control, count, "sensors")
+    waits = [(s, account.names[s], account.started) for s in account.sources]
+    context = multiprocessing.get_context("spawn")
+    wall = time.monotonic()
+    with context.Manager() as manager:
+        locks = [manager.Lock() for _ in range(SENSOR_PROCESSES)]
+        tasks = [
+            {
+                "base_url": emulator.base_url,
+                "conn_env": account.conn_env,
+                "waits": waits[index::SENSOR_PROCESSES],
+                "poke_interval": SENSOR_POKE_INTERVAL,
+                "real_timeout": 3 * 3600,
+                "lock": locks[index],
+            }
+            for index in range(SENSOR_PROCESSES)
+        ]
+        with context.Pool(SENSOR_PROCESSES) as pool:
+            pending = pool.map_async(kit.run_timed_sensor_worker, tasks)
+            while not pending.ready():
+                for lock in locks:
+                    lock.acquire()
+                try:
+                    account.clock.advance(10.0)
+                finally:
+                    for lock in locks:
+                        lock.release()
+                pending.wait(0.003)
+            parts = pending.get()
+    results = {s: outcome for part, _ in parts for s, outcome in part.items()}
+    cpu = sum(seconds for _, seconds in parts)
+    wall = time.monotonic() - wall
+    completed = {s: to_epoch(row.get("completion_time")) for s, row in _rows_now(account).items()}
+    delays = [
+        noticed - completed[s]
+        for s, (status, _message, noticed) in results.items()
+        if status == "success" and completed.get(s) is not None
+    ]
+    return Figures(
+        label="sensors",
+        waits=count,
+        finished=sum(1 for status, *_ in results.values() if status == "success"),
+        delays=delays or [math.nan],
+        busiest=account.busiest(),
+        cpu_per_wait_ms=1000 * cpu / count,
+        memory_per_wait_kib=math.nan,
+        max_lag_ms=math.nan,
+        wall_seconds=wall,
+    )
+
+
+def _rows_now(account: Account) -> dict[int, dict[str, Any]]:
+    """Every extraction row, read once at the end straight from the emulator (not through the budget)."""
+    import httpx
+
+    found: dict[int, dict[str, Any]] = {}
+    headers = {"Authorization": f"Bearer {account.emulator.token}"}
+    with httpx.Client(base_url=account.emulator.base_url, headers=headers) as http:
+        page = 1
+        while True:
+            body = http.get(f"/v4/{account.emulator.client_id}/extractions", params={"page": page}).json()
+            for row in body["data"]:
+                found[int(row["source_id"])] = row
+            if not body.get("links", {}).get("next"):
+                return found
+            page += 1
+
+
+def quiet_task_logs() -> None:
+    """Keep warnings only: thousands of waits' progress lines would cost more than the waits themselves."""
+    import structlog
+
+    logging.disable(logging.INFO)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 
 def main() -> None:
-    columns = ("max_jobs_600s", "median_delay", "p95_delay", "slot_seconds")
-    print(
-        f"{'N':>4} | {'waiter':<8} | {'max Jobs/600 s':>14} | {'median delay s':>14} | {'p95 delay s':>11} | {'worker-slot s':>13}"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--waits", type=int, nargs="*", help="numbers of deferred waits (default 500 1000 2000 5000)"
     )
-    print("-" * 80)
-    with StitchEmulator(clock="manual") as emulator:
-        kit.pin_budget_clock(emulator.runtime.clock.now)
-        for count in SIZES:
-            for label, runner in (("monitor", run_monitor), ("naive", run_naive)):
-                figures = runner(emulator, count)
-                cells = [figures[column] for column in columns]
-                print(
-                    f"{count:>4} | {label:<8} | {cells[0]:>14.0f} | {cells[1]:>14.1f} | {cells[2]:>11.1f} | {cells[3]:>13.0f}"
-                )
+    parser.add_argument("--sensors", type=int, help=f"poking sensors in {SENSOR_PROCESSES} processes")
+    args = parser.parse_args()
+    waits = args.waits or ([] if args.sensors else list(DEFAULT_WAITS))
+    sensors = args.sensors if args.sensors is not None else (DEFAULT_SENSORS if not args.waits else 0)
+    quiet_task_logs()
+    figures: list[Figures] = []
+    workdir = tempfile.mkdtemp(prefix="stitch-bench-emulator-")
+    with EmulatorProcess(Path(workdir), extra_args=("--clock", "manual", "--no-schedules")) as emulator:
+        control = emulator.control()
+        print(HEADER)
+        print("-" * len(HEADER))
+        if sensors:
+            figures.append(run_sensors(emulator, control, sensors))
+            print(figures[-1].row(), flush=True)
+        for count in waits:
+            figures.append(run_deferred(emulator, control, count))
+            print(figures[-1].row(), flush=True)
+        control.close()
     print(
-        "Stitch allows 30 Jobs requests per 600 s per account; the monitor's waits hold no worker slot (deferred)."
+        f"Delays are emulator seconds from a job's completion to its wait noticing it; one Jobs page is read "
+        f"per {TURN:.1f} s (30 per 610 s), so P pages come round every P x {TURN:.1f} s ('floor')."
     )
+    for figure in figures:
+        if figure.label == "deferred":
+            print(figure.line())
 
 
 if __name__ == "__main__":
