@@ -212,7 +212,7 @@ def _is_other_job_newer(row: Any, watch: ExtractionWatch) -> bool:
     if newer is not None:
         return newer
     if watch.previous_known:
-        return row.job_name != watch.previous_job
+        return bool(row.job_name != watch.previous_job)
     if watch.after is not None:
         started = to_epoch(row.start_time)
         return started is not None and started >= (_second(watch.after) or 0.0)
