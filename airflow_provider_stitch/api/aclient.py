@@ -25,6 +25,7 @@ from airflow_provider_stitch.api.base import (
 )
 from airflow_provider_stitch.api.budget import JobsBudget
 from airflow_provider_stitch.api.endpoints import ENDPOINTS, Endpoint
+from airflow_provider_stitch.api.errors import StitchError
 from airflow_provider_stitch.api.models import (
     ConnectionCheck,
     Destination,
@@ -127,11 +128,17 @@ class AsyncStitchClient(ClientCore):
         """Send one logical request with retries; return the answer."""
         request_path = self._request_path(endpoint, path, path_params)
         retrying = AsyncRetrying(**self._retry_policy(endpoint, False), sleep=self._retry_sleep)
-        async for attempt in retrying:
-            with attempt:
-                return await self._attempt(
-                    endpoint, request_path, json_body, attempt.retry_state.attempt_number
-                )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(
+                        endpoint, request_path, json_body, attempt.retry_state.attempt_number
+                    )
+        except StitchError as error:
+            final = self._final_error(endpoint, request_path, error)
+            if final is error:
+                raise
+            raise final from error
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
     async def _attempt(self, endpoint: Endpoint, path: str, json_body: Any, number: int) -> Answer:

@@ -11,7 +11,7 @@ from typing import Any
 from tenacity import retry_if_exception, stop_after_attempt
 
 from airflow_provider_stitch.api.budget import JobsBudget
-from airflow_provider_stitch.api.deadlines import time_limit, wait_limit
+from airflow_provider_stitch.api.deadlines import deadline_passed_error, time_limit, wait_limit
 from airflow_provider_stitch.api.endpoints import Endpoint
 from airflow_provider_stitch.api.errors import StitchAlreadyRunningError, StitchError, StitchTransportError
 from airflow_provider_stitch.api.models import Destination, Source, SyncJob
@@ -167,6 +167,11 @@ class ClientCore:
             ),
             "reraise": True,
         }
+
+    @staticmethod
+    def _final_error(endpoint: Endpoint, path: str, error: StitchError) -> StitchError:
+        """What a request that failed for good raises: the deadline's error once the task deadline passed."""
+        return deadline_passed_error(f"{endpoint.method} {path}", error) or error
 
     def _headers(self, endpoint: Endpoint) -> dict[str, str]:
         return request_headers(self._token, endpoint, self.user_agent)

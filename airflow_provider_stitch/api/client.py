@@ -24,7 +24,7 @@ from airflow_provider_stitch.api.base import (
 )
 from airflow_provider_stitch.api.budget import JobsBudget
 from airflow_provider_stitch.api.endpoints import ENDPOINTS, Endpoint
-from airflow_provider_stitch.api.errors import StitchAPIError
+from airflow_provider_stitch.api.errors import StitchAPIError, StitchError
 from airflow_provider_stitch.api.models import (
     Account,
     ConnectionCheck,
@@ -121,14 +121,20 @@ class StitchClient(ClientCore):
         retrying = Retrying(
             **self._retry_policy(endpoint, lookup_before_resend is not None), sleep=self._retry_sleep
         )
-        for attempt in retrying:
-            with attempt:
-                number = attempt.retry_state.attempt_number
-                if number > 1 and lookup_before_resend is not None:
-                    found = lookup_before_resend()
-                    if found is not None:
-                        return Answer(found, endpoint.method, request_path)
-                return self._attempt(endpoint, request_path, json_body, form, secrets, number)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    number = attempt.retry_state.attempt_number
+                    if number > 1 and lookup_before_resend is not None:
+                        found = lookup_before_resend()
+                        if found is not None:
+                            return Answer(found, endpoint.method, request_path)
+                    return self._attempt(endpoint, request_path, json_body, form, secrets, number)
+        except StitchError as error:
+            final = self._final_error(endpoint, request_path, error)
+            if final is error:
+                raise
+            raise final from error
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
     def _attempt(

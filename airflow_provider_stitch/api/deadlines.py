@@ -77,6 +77,19 @@ def time_limit(timeout: float, what: str) -> float:
     return min(timeout, left)
 
 
+def deadline_passed_error(what: str, error: BaseException) -> StitchDeadlineExceeded | None:
+    """The error to raise instead of ``error`` when the task deadline has passed, else None.
+
+    :param what: the request, for the message.
+    :param error: how its last attempt ended.
+    """
+    deadline = _CURRENT.get()
+    if deadline is None or deadline.left() > 0 or isinstance(error, StitchDeadlineExceeded):
+        return None
+    last = str(error).removeprefix(f"{what}: ")
+    return StitchDeadlineExceeded(what, deadline.seconds, last)
+
+
 def wait_limit(wanted: float) -> float:
     """Seconds a wait (a budget token, a retry pause) may last before the task deadline.
 
@@ -98,6 +111,7 @@ def would_pass_deadline(pause: float) -> bool:
 __all__ = [
     "Deadline",
     "current_deadline",
+    "deadline_passed_error",
     "stitch_deadline",
     "time_limit",
     "wait_limit",

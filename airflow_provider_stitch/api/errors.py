@@ -198,15 +198,20 @@ class StitchDeadlineExceeded(StitchWaitTimeout):
 
     :param what: the request or wait that was cut short.
     :param seconds: the deadline that passed, in seconds from its start.
+    :param last: how the last attempt ended, if one was made.
     """
 
-    def __init__(self, what: str, seconds: float) -> None:
+    def __init__(self, what: str, seconds: float, last: str = "") -> None:
         self.what = what
         self.seconds = seconds
-        super().__init__(f"{what}: the task's deadline of {seconds:g} s passed before Stitch answered")
+        self.last = last
+        ending = f" (last attempt: {last})" if last else ""
+        super().__init__(
+            f"{what}: the task's deadline of {seconds:g} s passed before Stitch answered{ending}"
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.what, self.seconds))
+        return (type(self), (self.what, self.seconds, self.last))
 
 
 class StitchMalformedResponseError(StitchTransportError):

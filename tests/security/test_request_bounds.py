@@ -165,7 +165,11 @@ def test_a_task_deadline_ends_the_sync_retries_within_the_deadline(silent: Silen
 
     elapsed, error = _timed(call)
     client.close()
-    assert isinstance(error, StitchError)
+    assert isinstance(error, StitchDeadlineExceeded)
+    assert str(error) == (
+        "GET /v4/sources: the task's deadline of 3 s passed before Stitch answered "
+        f"(last attempt: no complete answer from {silent.base_url} within 3 s)"
+    )
     assert elapsed < 3 + SLACK
     assert elapsed > 2.5
 
@@ -177,7 +181,8 @@ def test_a_task_deadline_ends_the_async_retries_within_the_deadline(silent: Sile
                 await client.list_sources()
 
     elapsed, error = _timed(lambda: asyncio.run(run()))
-    assert isinstance(error, StitchError)
+    assert isinstance(error, StitchDeadlineExceeded)
+    assert str(error).startswith("GET /v4/sources: the task's deadline of 3 s passed before Stitch answered")
     assert elapsed < 3 + SLACK
     assert elapsed > 2.5
 
