@@ -255,7 +255,7 @@ def deadline_overruns(deadline: float, cap: float) -> None:
                 print(
                     f"{name} server, {use}, {label} {deadline:g} s: ended after {elapsed:.1f} s ({outcome[:70]})"
                 )
-    print(f"worst deadline overrun: {worst:.1f} s (cap {cap:g} s)")
+    print(f"worst deadline overrun: {worst:.2f} s (cap {cap:g} s)")
 
 
 def trickle_timeout(timeout: float, cap: float) -> None:
