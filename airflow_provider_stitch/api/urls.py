@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpx
@@ -42,7 +42,7 @@ class CheckedURL:
     :param scheme: ``http`` or ``https``.
     :param host: host name (lower case) or IP address (IPv6 without brackets).
     :param port: explicit port, or None for the scheme's default.
-    :param path: path, without a trailing slash.
+    :param path: path (a base URL's without its trailing slash).
     :param query: query string without ``?`` (empty when none).
     """
 
@@ -186,7 +186,7 @@ def parse_url_strictly(url: str, *, what: str = "base URL", allow_query: bool = 
         raise UnsafeURLError(what, problems)
     if port == DEFAULT_PORTS[scheme]:
         port = None
-    return CheckedURL(scheme, host, port, parts.path.rstrip("/"), parts.query)
+    return CheckedURL(scheme, host, port, parts.path, parts.query)
 
 
 def require_secure(checked: CheckedURL, *, what: str) -> CheckedURL:
@@ -213,7 +213,8 @@ def check_base_url(url: str) -> CheckedURL:
     :param url: the configured base URL.
     :raises UnsafeURLError: when it is ambiguous or insecure.
     """
-    return require_secure(parse_url_strictly(url, what="base URL"), what="base URL")
+    checked = require_secure(parse_url_strictly(url, what="base URL"), what="base URL")
+    return replace(checked, path=checked.path.rstrip("/"))
 
 
 def check_url(url: str, *, what: str = "base URL") -> str:
@@ -222,8 +223,9 @@ def check_url(url: str, *, what: str = "base URL") -> str:
     :param url: URL to check.
     :param what: what the URL is, for the error message.
     """
-    checked = parse_url_strictly(url, what=what, allow_query=what != "base URL")
-    return str(require_secure(checked, what=what))
+    if what == "base URL":
+        return str(check_base_url(url))
+    return str(require_secure(parse_url_strictly(url, what=what, allow_query=True), what=what))
 
 
 def resolve_on_api_host(base: CheckedURL, link: str, *, what: str) -> str:
