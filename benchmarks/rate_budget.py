@@ -235,6 +235,9 @@ def run_deferred(emulator: EmulatorProcess, control: EmulatorControl, count: int
     cpu, wall = time.process_time(), time.monotonic()
     asyncio.run(main())
     cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    for source_id, (_, payload) in fired.items():
+        if payload.get("status") != "success":
+            print(f"source {source_id}: {payload.get('status')}: {payload.get('message')}", file=sys.stderr)
     return Figures(
         label="deferred",
         waits=count,

@@ -114,36 +114,56 @@ class VirtualTime:
         self._advance = advance
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+        self._asleep = 0
 
     def now(self) -> float:
         """Emulator time."""
         return self._now()
 
+    def _woke(self, _future: asyncio.Future[None]) -> None:
+        self._asleep -= 1
+
     async def sleep(self, seconds: float) -> None:
         """Sleep in virtual time."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._asleep += 1
+        future.add_done_callback(self._woke)
         heapq.heappush(self._sleepers, (self._now() + max(seconds, 0.0), next(self._order), future))
         await future
+
+    def _pop_live(self) -> tuple[float, asyncio.Future[None]] | None:
+        """The earliest sleeper still asleep (cancelled sleeps are dropped on the way)."""
+        while self._sleepers:
+            wake, _, future = heapq.heappop(self._sleepers)
+            if not future.done():
+                return wake, future
+        return None
 
     async def drive(self, tasks: list[asyncio.Task[Any]], *, real_timeout: float = 150.0) -> None:
         """Advance time whenever all unfinished tasks sleep, until all are done."""
         give_up = time.monotonic() + real_timeout
-        while not all(task.done() for task in tasks):
+        running = {task for task in tasks if not task.done()}
+        for task in running:
+            task.add_done_callback(running.discard)
+        while running:
             if time.monotonic() > give_up:
                 raise TimeoutError("virtual-time tasks did not finish in real time")
-            self._sleepers = [entry for entry in self._sleepers if not entry[2].done()]
-            heapq.heapify(self._sleepers)
-            running = sum(1 for task in tasks if not task.done())
-            if len(self._sleepers) < running:
+            if self._asleep < len(running):
                 await asyncio.sleep(0.002)
                 continue
-            wake, _, future = heapq.heappop(self._sleepers)
+            earliest = self._pop_live()
+            if earliest is None:
+                await asyncio.sleep(0.002)
+                continue
+            wake, future = earliest
             delta = wake - self._now()
             if delta > 0:
                 self._advance(delta)
             future.set_result(None)
             while self._sleepers and self._sleepers[0][0] <= self._now():
-                heapq.heappop(self._sleepers)[2].set_result(None)
+                _, _, due = heapq.heappop(self._sleepers)
+                if not due.done():
+                    due.set_result(None)
             await asyncio.sleep(0)
 
 

@@ -88,6 +88,14 @@ class PageReadRecord:
     pending_pages: int
 
 
+@dataclass
+class _PageSignal:
+    """Wakes this loop's waiters on one page; ``wake_at`` is the earliest time one of them sleeps until."""
+
+    future: asyncio.Future[None]
+    wake_at: float
+
+
 @dataclass(frozen=True)
 class _Limits:
     """When a wait gives up (``deadline``) and when one call of it hands back while it goes on (``until``)."""
@@ -137,7 +145,7 @@ class JobsMonitor:
             weakref.WeakKeyDictionary()
         )
         self._signals: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[tuple[str, int], asyncio.Future[None]]
+            asyncio.AbstractEventLoop, dict[tuple[str, int], _PageSignal]
         ] = weakref.WeakKeyDictionary()
         self._source_names: dict[int, str] = {}
         self._budget_free_at = -math.inf
@@ -356,7 +364,7 @@ class JobsMonitor:
         await asyncio.to_thread(self._record, turn, read_at, rows, has_next)
         self._signal(turn.kind, turn.page)
         following = self.plan().next
-        if following is not None:
+        if following is not None and not self._someone_wakes_in_time(following.kind, following.page):
             self._signal(following.kind, following.page)
         return turn
 
@@ -382,25 +390,36 @@ class JobsMonitor:
                 lock = self._alocks[loop] = asyncio.Lock()
             return lock
 
-    def _signal_for(self, kind: str, page: int) -> asyncio.Future[None]:
-        """A future of this event loop that is set when this loop next reads ``page`` (or it comes next)."""
+    def _signal_for(self, kind: str, page: int, wake_at: float) -> asyncio.Future[None]:
+        """A future of this event loop set when this loop next reads ``page`` (or it comes next unattended)."""
         loop = asyncio.get_running_loop()
         with self._lock:
             signals = self._signals.setdefault(loop, {})
-            future = signals.get((kind, page))
-            if future is None or future.done():
-                future = signals[(kind, page)] = loop.create_future()
-            return future
+            signal = signals.get((kind, page))
+            if signal is None or signal.future.done():
+                signal = signals[(kind, page)] = _PageSignal(loop.create_future(), wake_at)
+            elif wake_at < signal.wake_at or signal.wake_at <= self.now():
+                signal.wake_at = wake_at
+            return signal.future
+
+    def _someone_wakes_in_time(self, kind: str, page: int) -> bool:
+        """True when a waiter of this loop on ``page`` already sleeps until (about) the next turn."""
+        with self._lock:
+            signal = self._signals.get(asyncio.get_running_loop(), {}).get((kind, page))
+        if signal is None or signal.future.done():
+            return False
+        return self.now() < signal.wake_at <= self._next_turn_at + self.interval * MIN_PAUSE_SHARE
 
     def _signal(self, kind: str, page: int) -> None:
         with self._lock:
-            future = self._signals.get(asyncio.get_running_loop(), {}).pop((kind, page), None)
-        if future is not None and not future.done():
-            future.set_result(None)
+            signal = self._signals.get(asyncio.get_running_loop(), {}).pop((kind, page), None)
+        if signal is not None and not signal.future.done():
+            signal.future.set_result(None)
 
     async def _pause(self, kind: str, pages: Iterable[int], seconds: float) -> None:
         """Sleep ``seconds``, or less when one of ``pages`` is read (or comes next) in this event loop."""
-        signals = [self._signal_for(kind, page) for page in pages]
+        wake_at = self.now() + seconds
+        signals = [self._signal_for(kind, page, wake_at) for page in pages]
         sleeper = asyncio.ensure_future(self.asleep(seconds))
         try:
             await asyncio.wait([sleeper, *signals], return_when=asyncio.FIRST_COMPLETED)
