@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
@@ -24,6 +27,38 @@ if TYPE_CHECKING:
     from airflow_provider_stitch.api.aclient import AsyncStitchClient
 
 __all__ = ["BUDGET_BACKENDS", "DEFAULT_BUDGET_BACKEND", "StitchHook", "default_budget_path"]
+
+
+@functools.cache
+def _client_builder() -> ThreadPoolExecutor:
+    """The one thread that builds async clients: a single builder keeps the event loop's share of the GIL."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="stitch-client-builder")
+
+
+#: Connection lookups one event loop runs at once; the rest queue, so one loop turn never runs thousands.
+LOOKUPS_AT_ONCE = 8
+_LOOKUP_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _lookup_gate() -> asyncio.Semaphore:
+    """This event loop's gate for connection lookups (Airflow's lookup does its work on the loop)."""
+    loop = asyncio.get_running_loop()
+    gate = _LOOKUP_GATES.get(loop)
+    if gate is None:
+        gate = _LOOKUP_GATES[loop] = asyncio.Semaphore(LOOKUPS_AT_ONCE)
+    return gate
+
+
+@functools.lru_cache(maxsize=256)
+def _loopback(base_url: str) -> bool:
+    return check_base_url(base_url).is_loopback
+
+
+def _budget_settings(extras: dict[str, Any], base_url: str) -> BudgetSettings:
+    """The budget settings of a connection's extras for its (checked) base URL."""
+    return BudgetSettings.from_extras(extras, loopback=_loopback(base_url))
 
 
 class StitchHook(BaseHook):
@@ -116,11 +151,12 @@ class StitchHook(BaseHook):
         if extras.get("partner_secret"):
             mask_secret(str(extras["partner_secret"]))
         client_id = extras.get("stitch_client_id")
+        base_url = self._base_url(conn)
         return {
             "token": token,
-            "base_url": self._base_url(conn),
+            "base_url": base_url,
             "client_id": int(client_id) if client_id not in (None, "") else None,
-            "budget": self.budget_settings(conn),
+            "budget": _budget_settings(extras, base_url),
         }
 
     def budget_settings(self, conn: Any) -> BudgetSettings:
@@ -128,8 +164,7 @@ class StitchHook(BaseHook):
 
         :param conn: the Airflow connection.
         """
-        loopback = check_base_url(self._base_url(conn)).is_loopback
-        return BudgetSettings.from_extras(self._extras(conn), loopback=loopback)
+        return _budget_settings(self._extras(conn), self._base_url(conn))
 
     def _jobs_window(self, budget: BudgetSettings, base_url: str) -> float:
         """The budget window for the speed a loopback emulator reports (and the extra, if set, confirms)."""
@@ -190,8 +225,11 @@ class StitchHook(BaseHook):
         and building the HTTP client run in a worker thread, so thousands of triggers starting at once do
         not stall the loop.
         """
-        conn = await self._aget_connection()
-        return await asyncio.to_thread(self._new_async_client, conn)
+        async with _lookup_gate():
+            conn = await self._aget_connection()
+        return await asyncio.get_running_loop().run_in_executor(
+            _client_builder(), self._new_async_client, conn
+        )
 
     def _new_async_client(self, conn: Any) -> AsyncStitchClient:
         from airflow_provider_stitch.api.aclient import AsyncStitchClient
