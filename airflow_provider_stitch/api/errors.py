@@ -188,8 +188,23 @@ class StitchTransportError(StitchError):
         self.path = path
         self.request_sent = request_sent
         self.permanent = permanent
+        self.detail = message
         where = f"{self.method} {self.path}".strip()
         super().__init__(f"{where}: {message}" if where else message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        kwargs = {
+            "method": self.method,
+            "path": self.path,
+            "request_sent": self.request_sent,
+            "permanent": self.permanent,
+        }
+        return (_rebuild_transport_error, (self.detail, kwargs))
+
+
+def _rebuild_transport_error(message: str, kwargs: dict[str, Any]) -> StitchTransportError:
+    """Recreate a transport error after pickling."""
+    return StitchTransportError(message, **kwargs)
 
 
 class StitchDeadlineExceeded(StitchWaitTimeout):

@@ -175,3 +175,27 @@ def test_documented_source_errors_keep_their_codes():
 def test_transport_error_text():
     error = errors.StitchTransportError("timed out", method="get", path="/v4/sources", request_sent=True)
     assert str(error) == "GET /v4/sources: timed out" and error.request_sent is True
+
+
+def test_the_package_transport_errors_survive_pickling_with_their_attributes():
+    from airflow_provider_stitch.api.errors import (
+        StitchDeadlineExceeded,
+        StitchMalformedResponseError,
+        StitchResponseTooLarge,
+        StitchTransportError,
+    )
+
+    refused = StitchTransportError(
+        "refused", method="get", path="/v4/sources", request_sent=False, permanent=True
+    )
+    for error in (
+        refused,
+        StitchMalformedResponseError("the body is HTML (10 characters)", method="GET", path="/v4/sources"),
+        StitchResponseTooLarge(1024, method="GET", path="/v4/sources"),
+        StitchDeadlineExceeded("GET /v4/sources", 5.0, "timed out"),
+    ):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert str(copy) == str(error)
+        assert vars(copy) == vars(error)
+    assert pickle.loads(pickle.dumps(refused)).permanent is True
