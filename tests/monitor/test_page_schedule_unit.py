@@ -161,3 +161,30 @@ def test_a_page_stamped_in_the_future_by_another_process_counts_as_read_now():
     clock.t += 100.0
     here._pull_shared(EXTRACTIONS, force=True)  # the same stamp again: not read again
     assert here.snapshots[EXTRACTIONS].read_at(1) == clock.t - 100.0
+
+
+def test_a_turn_lost_to_a_spent_budget_leaves_the_order_as_it_was():
+    clock = Clock()
+    budget = JobsBudget(1, clock=clock, backend=InMemoryBudgetBackend())
+    monitor = JobsMonitor("m", budget)
+    monitor.watch(EXTRACTIONS, ["1", "4", "7"])
+    for page, ids in ((1, (1, 2, 3)), (2, (4, 5, 6)), (3, (7, 8, 9))):
+        turn, read_at = monitor._claim_turn()
+        assert turn.page == page
+        monitor._record(turn, read_at, rows(*ids), page < 3)
+        clock.t += monitor.interval
+    assert all(budget.try_acquire() for _ in range(30))  # someone else spends the whole window
+    assert monitor._claim_turn() is None
+    clock.t += budget.window
+    turn, _ = monitor._claim_turn()
+    assert turn.page == 1  # the page read longest ago, not a walk that starts over or skips ahead
+    assert [record.page for record in monitor.page_log] == [1, 2, 3]
+
+
+def test_extraction_and_load_pages_share_one_round_by_age():
+    snapshots = {EXTRACTIONS: ListSnapshot(), LOADS: ListSnapshot()}
+    snapshots[EXTRACTIONS].absorb(EXTRACTION, 1, rows(1, 2), False, 50.0, set())
+    snapshots[LOADS].absorb(LOAD, 1, loads(("shop", "a"), ("shop", "b")), True, 40.0, set())
+    watched = {EXTRACTIONS: {"1"}, LOADS: {load_identity("shop", "a"), load_identity("shop", "z")}}
+    plan = Plan.of(snapshots, watched)
+    assert [(turn.kind, turn.page) for turn in plan.turns] == [(LOADS, 2), (LOADS, 1), (EXTRACTIONS, 1)]
