@@ -25,6 +25,8 @@ DESTINATION = {
 }
 FRESHDESK = {"api_key": "not-a-real-key", "domain": "acme", "start_date": "2024-01-01T00:00:00Z"}
 CONN_ID = "stitch_jobs_test"
+#: What a sensor worker writes in its ``rounds`` slot once every sensor is done.
+ROUNDS_DONE = 10**9
 
 
 def connection_uri_env(emulator: Any, budget_path: str, conn_id: str = CONN_ID) -> tuple[str, str]:
@@ -222,7 +224,8 @@ def run_sensor_worker(task: dict[str, Any]) -> dict[int, tuple[str, str | None]]
     """Poke extraction sensors in this (separate) process until each is done; the emulator clock is read over HTTP.
 
     :param task: ``base_url``, ``conn_env`` (name, value), ``waits`` [(source_id, job_name, after)],
-        ``poke_interval`` (emulator seconds), ``real_timeout`` (seconds) and ``lock``, held while poking.
+        ``poke_interval`` (emulator seconds), ``real_timeout`` (seconds) and ``lock``, held while poking;
+        optionally ``rounds`` (a shared list) and ``index``: the worker counts its rounds of pokes there.
     """
     return _poke_sensors(task)[0]
 
@@ -268,13 +271,14 @@ def _poke_sensors(task: dict[str, Any]) -> tuple[dict[int, tuple[str, str | None
     noticed: dict[int, float] = {}
     next_poke = dict.fromkeys(sensors, 0.0)
     give_up = time.monotonic() + task["real_timeout"]
+    rounds = task.get("rounds")
     while len(results) < len(sensors) and time.monotonic() < give_up:
-        for source_id, sensor in sensors.items():
+        with task["lock"]:  # one round of due pokes at one emulator time
             now = control.now()
-            if source_id in results or now < next_poke[source_id]:
-                continue
-            next_poke[source_id] = now + task["poke_interval"]
-            with task["lock"]:
+            for source_id, sensor in sensors.items():
+                if source_id in results or now < next_poke[source_id]:
+                    continue
+                next_poke[source_id] = now + task["poke_interval"]
                 try:
                     if sensor.poke({}):
                         results[source_id] = ("success", None)
@@ -282,7 +286,11 @@ def _poke_sensors(task: dict[str, Any]) -> tuple[dict[int, tuple[str, str | None
                     results[source_id] = ("failed", str(failure))
                 if source_id in results:
                     noticed[source_id] = now
+        if rounds is not None:
+            rounds[task["index"]] += 1
         time.sleep(0.005)
+    if rounds is not None:
+        rounds[task["index"]] = ROUNDS_DONE
     control.close()
     return results, noticed
 
