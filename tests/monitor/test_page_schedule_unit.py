@@ -188,3 +188,32 @@ def test_extraction_and_load_pages_share_one_round_by_age():
     watched = {EXTRACTIONS: {"1"}, LOADS: {load_identity("shop", "a"), load_identity("shop", "z")}}
     plan = Plan.of(snapshots, watched)
     assert [(turn.kind, turn.page) for turn in plan.turns] == [(LOADS, 2), (LOADS, 1), (EXTRACTIONS, 1)]
+
+
+def test_a_wait_in_slices_stays_registered_between_its_slices():
+    import asyncio
+
+    from airflow_provider_stitch.api.jobs import ExtractionWatch, StitchWaitTimeout
+
+    clock = Clock()
+    budget = JobsBudget(1, clock=clock, backend=InMemoryBudgetBackend())
+
+    async def asleep(seconds):
+        clock.t += seconds
+
+    monitor = JobsMonitor("m", budget, asleep=asleep)
+    monitor._next_turn_at = math.inf  # no page is read: this is about registration only
+    calls = []
+    monitor.watch = lambda kind, ids: calls.append(("watch", list(ids)))
+    monitor.unwatch = lambda kind, ids: calls.append(("unwatch", list(ids)))
+
+    async def main():
+        for _ in range(3):
+            with pytest.raises(StitchWaitTimeout, match="still waiting for the extraction of source 5"):
+                await monitor.await_extraction(None, ExtractionWatch(5), until=clock.t + 60)
+            assert calls == [("watch", ["5"])]
+        await asyncio.sleep(0)
+        await asyncio.gather(*monitor._background)
+
+    asyncio.run(main())
+    assert calls == [("watch", ["5"]), ("unwatch", ["5"])]

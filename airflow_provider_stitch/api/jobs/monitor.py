@@ -154,6 +154,8 @@ class JobsMonitor:
         self._stamps: dict[str, dict[int, float]] = {kind: {} for kind in KINDS}
         self._plan = Plan()
         self._warned: set[tuple[str, tuple[str, ...], float]] = set()
+        self._lingering: dict[tuple[str, tuple[str, ...]], int] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.page_log: deque[PageReadRecord] = deque(maxlen=PAGE_LOG_LENGTH)
 
     def __repr__(self) -> str:
@@ -576,7 +578,10 @@ class JobsMonitor:
         limits: _Limits,
         what: str,
     ) -> Any:
-        await asyncio.to_thread(self.watch, kind, identities)
+        key = (kind, tuple(identities))
+        if not self._resume_lingering(key):
+            await asyncio.to_thread(self.watch, kind, identities)
+        handed_back = False
         try:
             while True:
                 outcome = await check()
@@ -590,6 +595,7 @@ class JobsMonitor:
                         "the deadline passed"
                     )
                 if limits.until is not None and now >= limits.until:
+                    handed_back = True
                     raise StitchWaitTimeout(
                         f"still waiting for the {what} at {iso(now)}; {self.pace(forecast)}"
                     )
@@ -603,7 +609,41 @@ class JobsMonitor:
                     pages = self._pages_of(kind, identities)
                 await self._pause(kind, pages, pause)
         finally:
-            await asyncio.to_thread(self.unwatch, kind, identities)
+            if handed_back:
+                self._linger(key)
+            else:
+                await asyncio.to_thread(self.unwatch, kind, identities)
+
+    def _linger(self, key: tuple[str, tuple[str, ...]]) -> None:
+        """Keep a wait handed back at the end of a slice registered until the loop's next step.
+
+        Its next slice (which starts before that) takes the registration over, so a wait in slices does not
+        withdraw and re-announce its rows in the store every slice.
+        """
+        with self._lock:
+            self._lingering[key] = self._lingering.get(key, 0) + 1
+        asyncio.get_running_loop().call_soon(self._end_lingering, key)
+
+    def _resume_lingering(self, key: tuple[str, tuple[str, ...]]) -> bool:
+        """Take over a lingering registration of these rows; False when there is none."""
+        with self._lock:
+            count = self._lingering.get(key, 0)
+            if count <= 0:
+                return False
+            if count == 1:
+                del self._lingering[key]
+            else:
+                self._lingering[key] = count - 1
+            return True
+
+    def _end_lingering(self, key: tuple[str, tuple[str, ...]]) -> None:
+        """Unregister a lingering wait that no slice took over."""
+        if not self._resume_lingering(key):
+            return
+        kind, identities = key
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(self.unwatch, kind, list(identities)))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------------ what loads are about (not Jobs requests)
 
