@@ -26,7 +26,12 @@ def test_the_store_file_is_created_readable_by_its_owner_only(tmp_path):
     path = tmp_path / "new-dir" / "budget.sqlite"
     old_umask = os.umask(0o022)
     try:
-        SQLiteBudgetBackend(path).take("k", 30, 600.0)
+        store = SQLiteBudgetBackend(path)
+        store.take("k", 30, 600.0)
+        store.put_snapshot("s", "a Stitch error text", 1.0)
+        journals = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
+        assert all(journal.exists() for journal in journals)
+        assert [mode_of(journal) for journal in journals] == [0o600, 0o600]
     finally:
         os.umask(old_umask)
     assert mode_of(path) == 0o600
@@ -58,6 +63,7 @@ def test_a_damaged_store_fails_closed_naming_the_file(tmp_path, damage, expected
         for _ in range(30):
             healthy.take("stitch-jobs:1", 30, 600.0)
         healthy.put_snapshot("s", "x" * 20_000, 1.0)
+        healthy.close()
         path.write_bytes(path.read_bytes()[: 4096 + 100])
     else:
         path.mkdir()
