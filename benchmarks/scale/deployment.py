@@ -3,6 +3,7 @@ process group on loopback that the harness can stop, kill and restart by PID."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -120,10 +121,8 @@ class Component:
             return
         if self.process.poll() is None:
             self._signal_group(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
         self._signal_group(signal.SIGKILL)
         self.process.wait(grace)
 
@@ -137,10 +136,8 @@ class Component:
 
     def _signal_group(self, sig: signal.Signals) -> None:
         assert self.process is not None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def tree_rss_bytes(self) -> int:
         """Resident memory of the group leader and all its descendants (0 once it is gone)."""
@@ -190,9 +187,11 @@ class RedisServer:
     the Jobs budget's window (the sorted sets of taken tokens).
 
     :param workdir: folder for its data and log.
+    :param name: what it serves, e.g. ``redis-broker``; names its data folder and log.
     """
 
     workdir: Path
+    name: str = "redis"
     port: int = field(default_factory=free_port)
     component: Component | None = None
 
@@ -202,7 +201,7 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         """Start (or restart on the same port and data) and wait until it accepts connections."""
-        data = self.workdir / "redis"
+        data = self.workdir / self.name
         data.mkdir(parents=True, exist_ok=True)
         command = [
             "redis-server",
@@ -222,7 +221,7 @@ class RedisServer:
             "yes",
         ]
         self.component = Component(
-            "redis-server", command, dict(os.environ), data, self.workdir / "redis.log"
+            self.name, command, dict(os.environ), data, self.workdir / f"{self.name}.log"
         )
         self.component.start()
         assert self.component.process is not None
@@ -241,7 +240,7 @@ class AirflowDeployment:
     (each in its own working directory with its own log folder, standing in for two hosts) and two triggerers.
 
     :param workdir: the harness's folder; ``airflow/`` inside it is AIRFLOW_HOME.
-    :param redis: the broker (database 0), Celery results (database 1).
+    :param redis: the Celery broker (database 0) and Celery results (database 1).
     :param connection_json: the ``stitch_default`` connection in Airflow's JSON form.
     :param worker_clock_offsets: seconds to shift each worker's clock by (libfaketime); 0 leaves it alone.
     """

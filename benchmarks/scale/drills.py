@@ -27,6 +27,9 @@ class DrillLog:
     worker_tasks_killed: int = 0
     worker_restarted_at: float | None = None
     triggerer_killed_at: float | None = None
+    triggers_before_kill: dict[int, int] = field(default_factory=dict)
+    takeover: str | None = None
+    takeover_seconds: float | None = None
     redis_down_at: float | None = None
     redis_up_at: float | None = None
     notes: list[str] = field(default_factory=list)
@@ -73,6 +76,35 @@ class DrillPlan:
 
         return max(0, len(_descendants(component.pid)) - 1 - WORKER_CONCURRENCY)
 
+    def _triggers_by_triggerer(self) -> dict[int, int]:
+        """How many triggers each triggerer job runs (from the metadata DB)."""
+        rows = self.deployment.query("SELECT COALESCE(triggerer_id, -1), COUNT(*) FROM trigger GROUP BY 1")
+        return {int(job): int(count) for job, count in rows}
+
+    def _check_takeover(self, now: float) -> None:
+        """Done when every trigger runs on the one triggerer still heartbeating, or after a minute."""
+        alive = self.deployment.query(
+            "SELECT id FROM job WHERE job_type = 'TriggererJob' AND state = 'running' "
+            "ORDER BY latest_heartbeat DESC LIMIT 1"
+        )
+        on = self._triggers_by_triggerer()
+        waited = now - self._last_step
+        if alive and set(on) == {int(alive[0][0])}:
+            moved = sum(count for job, count in self.log.triggers_before_kill.items() if job != alive[0][0])
+            self.log.takeover = (
+                f"all {on[int(alive[0][0])]} triggers run on the surviving triggerer (job {alive[0][0]}); "
+                f"{moved} were on the killed one"
+            )
+            self.log.takeover_seconds = waited
+            self.log.notes.append(f"triggerer takeover after {waited:.0f} s: {self.log.takeover}")
+            self._last_step = now
+        elif not on:
+            self.log.takeover = "no trigger left to take over (the waits had ended)"
+            self._last_step = now
+        elif waited > 90:
+            self.log.takeover = f"not taken over after {waited:.0f} s: triggers per triggerer job {on}"
+            self._last_step = now
+
     def tick(self) -> None:
         """Run the next drill when its moment has come."""
         log = self.log
@@ -95,12 +127,16 @@ class DrillPlan:
             log.notes.append(f"celery-worker-1 back after {WORKER_DOWN_SECONDS:.0f} s")
         if log.triggerer_killed_at is None:
             if now - self._last_step >= DRILL_GAP_SECONDS and self.deferred_count() >= self.deferred_wanted:
+                log.triggers_before_kill = self._triggers_by_triggerer()
                 self.deployment.components["triggerer-1"].kill()
                 log.triggerer_killed_at = self.emulator_now()
                 self._last_step = now
                 log.notes.append(
                     f"killed triggerer-1 with {self.deferred_count()} waits deferred; not restarted"
                 )
+            return
+        if log.takeover is None:
+            self._check_takeover(now)
             return
         if log.redis_down_at is None and now - self._last_step >= DRILL_GAP_SECONDS:
             self.redis.stop()
@@ -110,5 +146,5 @@ class DrillPlan:
             log.redis_up_at = self.emulator_now()
             self._last_step = time.monotonic()
             log.notes.append(
-                f"redis-server stopped for {REDIS_DOWN_SECONDS:.0f} s and started again on the same port and data"
+                f"the budget's redis-server stopped for {REDIS_DOWN_SECONDS:.0f} s and started again on the same port and data"
             )
