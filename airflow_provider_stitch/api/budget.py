@@ -275,8 +275,8 @@ class _SpentBudgetLog:
                 return
             self._last[key] = now
         logger.info(
-            "Jobs budget of Stitch client %s is spent (%d requests in the last %s); the next token frees "
-            "at %s",
+            "Jobs budget of Stitch client %s is spent (%d Jobs requests per %s, all taken); the next token "
+            "frees at %s",
             client_id,
             used,
             _duration(window),
