@@ -1,5 +1,6 @@
-"""Wiring in-process Airflow tasks to a fast emulator: the connection, short timeouts, no retry pauses,
-a Jobs budget on the emulator's clock and worker waits in emulator seconds (shared by tests and benchmark)."""
+"""Wiring in-process Airflow tasks to a fast emulator: the connection, short timeouts, no retry pauses and
+worker waits in emulator seconds (shared by tests and benchmark). The Jobs budget follows the speed the
+emulator reports in its answers, as it does for users, so no clock is injected."""
 
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ def wire_tasks_to(emulator: Any, budget_path: str, monkeypatch: pytest.MonkeyPat
         monkeypatch: where the changes are recorded (a fixture's, or ``pytest.MonkeyPatch.context()``).
     """
     from airflow_provider_stitch.api import base as client_base
-    from airflow_provider_stitch.api.budget import JobsBudget
     from airflow_provider_stitch.api.jobs import forget_monitors
     from airflow_provider_stitch.hooks.stitch import StitchHook
     from airflow_provider_stitch.operators.replication import StitchStartReplicationOperator
@@ -44,7 +44,6 @@ def wire_tasks_to(emulator: Any, budget_path: str, monkeypatch: pytest.MonkeyPat
         },
     }
     monkeypatch.setenv("AIRFLOW_CONN_STITCH_DEFAULT", json.dumps(connection))
-    monkeypatch.setitem(JobsBudget.__init__.__kwdefaults__, "clock", emulator.runtime.clock.now)
     monkeypatch.setitem(StitchHook.__init__.__kwdefaults__, "timeout", CLIENT_TIMEOUT)
     monkeypatch.setattr(client_base, "default_retry_wait", lambda: zero_wait)
     monkeypatch.setattr(StitchStartReplicationOperator, "sleep", staticmethod(scaled_sleep))
