@@ -27,7 +27,11 @@ def lost_answers(emulator: Any) -> list[str]:
 
 
 def test_flows_survive_answers_lost_at_random(flow_env: Any) -> None:
-    flow_env.control.set_faults(random_faults("lost"))
+    # Seeded losses anywhere, and the source create's answer lost for certain (which requests the seed
+    # hits depends on how many requests the flows make, so the create is not left to chance).
+    flow_env.control.set_faults(
+        burst_faults("lost", r"^/v4/sources$", length=1) | {"method": "POST"}, random_faults("lost")
+    )
 
     onboarded, nightly = run_both_flows()
 
