@@ -43,12 +43,11 @@ def stitch_table_asset(
 ) -> Asset:
     """The asset of one destination table, for a task's ``outlets`` or a DAG's ``schedule``.
 
-    Args:
-        destination_type: Stitch destination type, e.g. ``postgres``, ``snowflake``, ``bigquery_v2``.
-        destination_properties: the destination's properties (host, port, database, account ...).
-        schema: the destination schema, i.e. the Stitch source's ``name``.
-        table: the destination table.
-        destination_id: only needed for destination types without a known URI scheme.
+    :param destination_type: Stitch destination type, e.g. ``postgres``, ``snowflake``, ``bigquery_v2``.
+    :param destination_properties: the destination's properties (host, port, database, account ...).
+    :param schema: the destination schema, i.e. the Stitch source's ``name``.
+    :param table: the destination table.
+    :param destination_id: only needed for destination types without a known URI scheme.
     """
     from airflow.providers.common.compat.sdk import Asset
 

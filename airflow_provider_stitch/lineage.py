@@ -320,12 +320,11 @@ def destination_dataset(
 ) -> TableLocation:
     """Where ``schema.table`` lives in a destination of ``destination_type``.
 
-    Args:
-        destination_type: Stitch destination type, e.g. ``postgres``, ``snowflake``, ``bigquery_v2``.
-        destination_properties: the destination's properties (only non-secret ones are read).
-        schema: the destination schema, i.e. the Stitch source's ``name``.
-        table: the destination table name.
-        destination_id: names the namespace of a type without a known datasource scheme.
+    :param destination_type: Stitch destination type, e.g. ``postgres``, ``snowflake``, ``bigquery_v2``.
+    :param destination_properties: the destination's properties (only non-secret ones are read).
+    :param schema: the destination schema, i.e. the Stitch source's ``name``.
+    :param table: the destination table name.
+    :param destination_id: names the namespace of a type without a known datasource scheme.
     """
     properties = destination_properties or {}
     namer = _DESTINATION_NAMERS.get((destination_type or "").removeprefix(PLATFORM_PREFIX))

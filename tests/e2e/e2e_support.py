@@ -36,10 +36,9 @@ def wait_for_check(client: Any, source_id: int, timeout: float = 30.0) -> None:
 def create_ready_source(client: Any, display_name: str, tables: tuple[str, ...] = ("customers",)) -> int:
     """A PostgreSQL source that finished discovery with the given ``public`` tables selected (full table).
 
-    Args:
-        client: a StitchClient on the emulator.
-        display_name: the source's display name.
-        tables: table names in the ``public`` schema to select.
+    :param client: a StitchClient on the emulator.
+    :param display_name: the source's display name.
+    :param tables: table names in the ``public`` schema to select.
     """
     source = client.create_source("platform.hp-postgres", display_name, dict(POSTGRES_PROPERTIES))
     wait_for_check(client, source.id)

@@ -23,10 +23,9 @@ def scaled_sleep(seconds: float) -> None:
 def wire_tasks_to(emulator: Any, budget_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point ``stitch_default`` at ``emulator`` and make task waits fast; undone with ``monkeypatch``.
 
-    Args:
-        emulator: a running real-clock emulator at :data:`FLOW_SPEED`.
-        budget_path: SQLite file of the Jobs budget for these tasks.
-        monkeypatch: where the changes are recorded (a fixture's, or ``pytest.MonkeyPatch.context()``).
+    :param emulator: a running real-clock emulator at :data:`FLOW_SPEED`.
+    :param budget_path: SQLite file of the Jobs budget for these tasks.
+    :param monkeypatch: where the changes are recorded (a fixture's, or ``pytest.MonkeyPatch.context()``).
     """
     from airflow_provider_stitch.api import base as client_base
     from airflow_provider_stitch.api.jobs import forget_monitors

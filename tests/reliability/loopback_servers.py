@@ -110,8 +110,7 @@ def write_self_signed_certificate(folder: Path) -> tuple[Path, Path]:
 class UntrustedTlsServer(LoopbackServer):
     """HTTPS with a self-signed certificate; counts the requests it could read.
 
-    Args:
-        folder: where the certificate and key are written.
+    :param folder: where the certificate and key are written.
     """
 
     scheme = "https"

@@ -102,10 +102,9 @@ class FlowResult:
 def run_onboarding(sleep: Callable[[float], None], *, check_poll: float, wait_limit: float) -> FlowResult:
     """The onboarding DAG's five tasks, in order, as worker waits.
 
-    Args:
-        sleep: how the load sensor sleeps between pokes (scaled to the emulator's speed).
-        check_poll: real seconds between looks at the connection check.
-        wait_limit: real seconds the load sensor may take.
+    :param sleep: how the load sensor sleeps between pokes (scaled to the emulator's speed).
+    :param check_poll: real seconds between looks at the connection check.
+    :param wait_limit: real seconds the load sensor may take.
     """
     from airflow_provider_stitch.operators import (
         StitchCreateDestinationOperator,
