@@ -62,13 +62,23 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Stitch",
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "login", "port"],
-                    "relabeling": {"password": "API access token", "host": "Base URL (optional)"},
-                    "placeholders": {"host": "https://api.stitchdata.com"},
+                    "relabeling": {
+                        "password": "API access token (Stitch: Account settings > API access keys)",
+                        "host": "Base URL (optional; with its scheme, e.g. https://)",
+                    },
+                    "placeholders": {
+                        "host": "https://api.stitchdata.com",
+                        "password": "the whole token Stitch showed when it was created",
+                        "budget_location": "redis://127.0.0.1:6379/0 or /var/lib/airflow/stitch_budget.sqlite",
+                    },
                 },
+                # No "default" in these schemas: the form would store it in every saved connection, and a
+                # default frozen there no longer follows the provider (the hook applies its own defaults).
                 "conn-fields": {
                     "stitch_client_id": {
                         "label": "Stitch client id",
-                        "description": "Account id used in Jobs paths; read from the account when empty.",
+                        "description": "Account id used in Jobs paths; read from the account when empty. "
+                        "Test checks that it is the token's account.",
                         "schema": {"type": ["integer", "null"], "minimum": 1},
                     },
                     "partner_id": {
@@ -78,32 +88,33 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "partner_secret": {
                         "label": "Partner secret",
+                        "description": "The secret Stitch gave the partner with the partner id; only for "
+                        "creating accounts and exchanging OAuth codes. Masked in logs.",
                         "schema": {"type": ["string", "null"], "format": "password"},
                     },
                     "jobs_budget": {
                         "label": "Jobs requests per 10 minutes",
-                        "description": "Share of Stitch's 30 Jobs requests per 10 minutes this connection may use.",
-                        "schema": {"type": ["integer", "null"], "default": 30, "minimum": 1, "maximum": 30},
+                        "description": "Share of Stitch's 30 Jobs requests per 10 minutes this connection may "
+                        "use; empty means all 30.",
+                        "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 30},
                     },
                     "budget_backend": {
                         "label": "Jobs budget store",
-                        "description": "memory: one process; sqlite: processes of one host; redis: many hosts.",
-                        "schema": {
-                            "type": ["string", "null"],
-                            "default": "sqlite",
-                            "enum": ["memory", "sqlite", "redis"],
-                        },
+                        "description": "memory: one process; sqlite: processes of one host; redis: many hosts. "
+                        "Empty means sqlite.",
+                        "schema": {"type": ["string", "null"], "enum": ["memory", "sqlite", "redis", None]},
                     },
                     "budget_location": {
                         "label": "Jobs budget location",
-                        "description": "SQLite file path, or redis:// URL; empty means a file under AIRFLOW_HOME.",
+                        "description": "SQLite file path, or a Redis URL such as redis://127.0.0.1:6379/0 "
+                        "(rediss:// for TLS); empty means a file under AIRFLOW_HOME.",
                         "schema": {"type": ["string", "null"]},
                     },
                     "emulator_speed": {
                         "label": "Emulator speed",
                         "description": "Only for the offline emulator on a loopback host: its --speed, so the "
-                        "Jobs budget counts its faster 10-minute window.",
-                        "schema": {"type": ["number", "null"], "default": 1, "minimum": 1},
+                        "Jobs budget counts its faster 10-minute window. Leave empty for Stitch.",
+                        "schema": {"type": ["number", "null"], "minimum": 1},
                     },
                 },
             }

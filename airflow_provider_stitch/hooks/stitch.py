@@ -263,15 +263,45 @@ class StitchHook(BaseHook):
         return self._budget
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the token with one request that is not rate limited."""
+        """Check the token (and ``stitch_client_id``, when set) with requests that are not rate limited.
+
+        A failure names the URL and the cause; a host written without a scheme gets a hint.
+        """
+        url = "the base URL"
+        hint = ""
         try:
+            conn = self.get_connection(self.stitch_conn_id)
+            host = (conn.host or "").strip()
+            if host and "://" not in host:
+                hint = (
+                    f" (the host {host!r} has no scheme, so https:// was assumed; write it in full, e.g. "
+                    "https://api.stitchdata.com, or http://127.0.0.1:8765 for the emulator)"
+                )
+            url = self._base_url(conn)
             client = self.get_client()
             sources = client.list_sources()
+            configured = self._extras(conn).get("stitch_client_id")
+            owners = {s.stitch_client_id for s in sources if s.stitch_client_id}
+            if configured not in (None, "") and not owners:
+                owners = {d.stitch_client_id for d in client.list_destinations() if d.stitch_client_id}
         except StitchUnauthorizedError:
             return False, (
-                "Stitch refused the API access token (HTTP 401): check that the password field holds the "
-                "whole token, and that it has not been revoked under Account Settings > API access keys"
+                f"Stitch at {url} refused the API access token (HTTP 401): check that the password field "
+                "holds the whole token, and that it has not been revoked under Account Settings > API "
+                "access keys" + hint
             )
         except (StitchError, ValueError) as error:
-            return False, f"Stitch connection failed: {error}"
-        return True, f"Connected to Stitch at {client.base_url}: {len(sources)} source(s) visible"
+            where = "" if url in str(error) else f" (base URL {url})"
+            return False, f"Stitch connection failed: {error}{where}{hint}"
+        if configured not in (None, "") and owners and {int(configured)} != owners:
+            actual = ", ".join(str(o) for o in sorted(owners))
+            return False, (
+                f"stitch_client_id {configured} is not the account of this token at {url} (its objects "
+                f"belong to client {actual}); correct stitch_client_id or leave it empty"
+            )
+        unconfirmed = (
+            " (stitch_client_id could not be confirmed: the account has no sources or destinations yet)"
+            if configured not in (None, "") and not owners
+            else ""
+        )
+        return True, f"Connected to Stitch at {url}: {len(sources)} source(s) visible{unconfirmed}{hint}"
