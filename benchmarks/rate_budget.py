@@ -106,8 +106,8 @@ class Figures:
     cpu_per_wait_ms: float
     memory_per_wait_kib: float
     max_lag_ms: float
-    max_lag_waiting_ms: float = math.nan
     wall_seconds: float
+    max_lag_waiting_ms: float = math.nan
     poke_interval: float = 0.0
 
     @property
@@ -293,6 +293,7 @@ def run_sensors(emulator: EmulatorProcess, control: EmulatorControl, count: int)
                 "lock": locks[index],
                 "rounds": rounds,
                 "index": index,
+                "stagger": SENSOR_STEP,
             }
             for index in range(SENSOR_PROCESSES)
         ]

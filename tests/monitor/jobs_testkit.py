@@ -225,7 +225,8 @@ def run_sensor_worker(task: dict[str, Any]) -> dict[int, tuple[str, str | None]]
 
     :param task: ``base_url``, ``conn_env`` (name, value), ``waits`` [(source_id, job_name, after)],
         ``poke_interval`` (emulator seconds), ``real_timeout`` (seconds) and ``lock``, held while poking;
-        optionally ``rounds`` (a shared list) and ``index``: the worker counts its rounds of pokes there.
+        optionally ``rounds`` (a shared list) and ``index``: the worker counts its rounds of pokes there;
+        optionally ``stagger`` (emulator seconds): first pokes are spread over one poke interval in such steps.
     """
     return _poke_sensors(task)[0]
 
@@ -270,6 +271,11 @@ def _poke_sensors(task: dict[str, Any]) -> tuple[dict[int, tuple[str, str | None
     results: dict[int, tuple[str, str | None]] = {}
     noticed: dict[int, float] = {}
     next_poke = dict.fromkeys(sensors, 0.0)
+    if task.get(
+        "stagger"
+    ):  # first pokes spread over one poke interval, as sensors started at different times
+        start, steps = control.now(), max(1, int(task["poke_interval"] // task["stagger"]))
+        next_poke = {s: start + (n % steps) * task["stagger"] for n, s in enumerate(sensors)}
     give_up = time.monotonic() + task["real_timeout"]
     rounds = task.get("rounds")
     while len(results) < len(sensors) and time.monotonic() < give_up:
