@@ -21,6 +21,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_stitch.defaults import DEFAULT_CONN_ID, STITCH_JOB_XCOM_KEY, default_deferrable
 from airflow_provider_stitch.lineage_mixin import ReplicationLineageMixin
+from airflow_provider_stitch.links import StitchExtractionLogsLink, StitchSourceLink, push_stitch_source
 from airflow_provider_stitch.operators.base import StitchHookMixin
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class _StitchJobSensor(StitchHookMixin, BaseSensorOperator):
     :param end_from_trigger: in deferrable mode, end the task from the triggerer (leave False for
         ``airflow dags test``, which resumes the task with the bare state instead).
     """
+
+    operator_extra_links = (StitchSourceLink(), StitchExtractionLogsLink())
 
     def __init__(
         self,
@@ -108,6 +111,16 @@ class _StitchJobSensor(StitchHookMixin, BaseSensorOperator):
                 raise AirflowException(f"task {self.task_id}: source {self.source_id}: {problem}") from None
             self._source_name = str(source.name or "")
         return self._source_name
+
+    def _push_links(self, context: Context, client: StitchClient) -> None:
+        """Leave the source and job the "Stitch source" and "Extraction logs" links open (once per process)."""
+        if getattr(self, "_links_pushed", False) or "ti" not in context:
+            return
+        job = self.job_name or job_reference(context, self.replication_task_id).get("job_name")
+        push_stitch_source(
+            context, client.client_id, int(self.source_id), api_url=client.base_url, job_name=job
+        )
+        self._links_pushed = True
 
     def _story(self, client: StitchClient, waits_for: str) -> WaitProgress:
         """This task's wait story (the first line is logged once per process)."""
@@ -205,6 +218,7 @@ class StitchExtractionSensor(_StitchJobSensor):
 
         client = self.client
         self._check_source(client)
+        self._push_links(context, client)
         watch = self._extraction_watch(context)
         found = self._poll_extraction(client, monitor_for_client(client), watch)
         if found is None:
@@ -272,6 +286,7 @@ class StitchLoadSensor(ReplicationLineageMixin, _StitchJobSensor):
         monitor = monitor_for_client(client)
         poke_started = monitor.now()
         self._check_source(client)
+        self._push_links(context, client)
         streams = self._streams_to_wait_for(client, monitor)
         # Announce the loads before any page turn, so the schedule can give their page a turn this poke.
         monitor.watch(LOADS, streams.identities)

@@ -145,3 +145,27 @@ def test_the_destination_task_carries_a_link(emulator, context, monkeypatch):
     assert StitchDestinationLink().get_link(operator, ti_key=object()) == (
         f"{APP}/client/{emulator.client_id}/pipeline/v2/sources"
     )
+
+
+def test_the_sensors_carry_the_source_and_logs_links(emulator, context):
+    from airflow_provider_stitch.sensors.replication import StitchExtractionSensor, StitchLoadSensor
+
+    for sensor_class in (StitchExtractionSensor, StitchLoadSensor):
+        assert [type(link) for link in sensor_class.operator_extra_links] == [
+            StitchSourceLink,
+            StitchExtractionLogsLink,
+        ]
+    source_id = StitchCreateSourceOperator(
+        task_id="create_source",
+        source_type="platform.postgres",
+        display_name="Shop",
+        properties=dict(POSTGRES_SOURCE_PROPERTIES),
+    ).execute(context)
+    sensor = StitchExtractionSensor(task_id="wait", source_id=source_id, job_name="100001.1.sync.x")
+    sensor._push_links(context, sensor.client)
+    assert context["ti"].xcom[STITCH_SOURCE_XCOM_KEY] == {
+        "client_id": emulator.client_id,
+        "source_id": source_id,
+        "emulator_url": emulator.base_url,
+        "job_name": "100001.1.sync.x",
+    }
