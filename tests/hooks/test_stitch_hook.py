@@ -157,7 +157,10 @@ def test_async_client_from_connection(monkeypatch):
 def test_ui_field_behaviour_comes_from_provider_info():
     behaviour = StitchHook.get_ui_field_behaviour()
     assert behaviour["hidden_fields"] == ["schema", "login", "port"]
-    assert behaviour["relabeling"] == {"password": "API access token", "host": "Base URL (optional)"}
+    assert behaviour["relabeling"] == {
+        "password": "API access token (Stitch: Account settings > API access keys)",
+        "host": "Base URL (optional; with its scheme, e.g. https://)",
+    }
 
 
 def _airflow_schema(name: str) -> dict:
