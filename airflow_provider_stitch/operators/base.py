@@ -110,16 +110,6 @@ def connector_of_kind(connection_type: str, kind: str) -> ConnectorSpec:
     raise ValueError(f"{connection_type!r} is not a Stitch {kind} type")
 
 
-def validate_properties_now(connection_type: str, kind: str, properties: Any, *, partial: bool) -> None:
-    """Check properties with the connector catalog unless the type or properties are still templates.
-
-    :raises ValueError: unknown type, or ``PropertiesValidationError`` listing every problem.
-    """
-    if contains_template(connection_type) or contains_template(properties):
-        return
-    validated_properties(connection_type, kind, properties, partial=partial)
-
-
 def validated_properties(
     connection_type: str, kind: str, properties: Any, *, partial: bool
 ) -> tuple[str, dict[str, Any]]:
