@@ -2,7 +2,8 @@
 
 Importing this package does not read ``catalog.json``; the first lookup loads it once per process.
 
-Public API:
+Public API::
+
     validate_properties(connection_type, properties, *, step="form", partial=False, allow_unknown=False)
     get_connector(connection_type) -> ConnectorSpec
     list_connectors(kind=None) -> list[ConnectorSpec]
