@@ -163,6 +163,25 @@ def test_load_sensor_after_deferral_feeds_the_alias(env: JobsEnv, source_id: int
     alias = AssetAlias("stitch-shop")
     sensor = StitchLoadSensor(task_id="wait", source_id=source_id, stitch_conn_id=CONN_ID, outlets=[alias])
     events = RecordingOutletEvents()
-    event = {"status": "success", "loads": {"succeeded": True}}
+    landed = {"customers": 1796000000.0, "orders": 1796000001.0}
+    event = {"status": "success", "loads": {"succeeded": True, "loaded_at": landed}}
     sensor.execute_complete({"ti": FakeTaskInstance(), "outlet_events": events}, event)
     assert events[alias].uris == [f"{WAREHOUSE_URI}/public__customers", f"{WAREHOUSE_URI}/sales__orders"]
+
+
+def test_load_sensor_after_deferral_without_loaded_streams_feeds_nothing(
+    env: JobsEnv, source_id: int
+) -> None:
+    from airflow.providers.common.compat.sdk import AssetAlias
+
+    from airflow_provider_stitch.sensors.replication import StitchLoadSensor
+
+    alias = AssetAlias("stitch-shop")
+    sensor = StitchLoadSensor(task_id="wait", source_id=source_id, stitch_conn_id=CONN_ID, outlets=[alias])
+    events = RecordingOutletEvents()
+    sensor.execute_complete(
+        {"ti": FakeTaskInstance(), "outlet_events": events},
+        {"status": "success", "loads": {"succeeded": True}},
+    )
+    assert events[alias].uris == []
+    assert openlineage_of(sensor).outputs == []
