@@ -3,7 +3,6 @@ waiters that poll each extraction, then its loads, through one JobsMonitor every
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,7 +67,7 @@ def start_jobs(emulator: Any, client: StitchClient) -> dict[int, ExtractionWatch
         source = client.create_source("platform.freshdesk", f"Shop {index}", FRESHDESK)
         emulator.control.arrange(source.id, durations={"discovery": 5.0, "tap": tap, "target": 5.0})
         job = client.start_sync(source.id)
-        watches[source.id] = ExtractionWatch(source.id, job.job_name, after=emulator.runtime.clock.now())
+        watches[source.id] = ExtractionWatch(source.id, job.job_name)
     return watches
 
 
@@ -76,9 +75,7 @@ def wait_for_everything(
     emulator: Any, client: StitchClient, watches: dict[int, ExtractionWatch], horizon: float
 ) -> WaitRun:
     """Poll each extraction, then its loads, every STEP emulator seconds until all are answered or ``horizon``."""
-    monitor = JobsMonitor(
-        account_key(client.base_url, client.client_id), client.jobs_budget, rng=random.Random(3)
-    )
+    monitor = JobsMonitor(account_key(client.base_url, client.client_id), client.jobs_budget)
     run = WaitRun()
     load_watches: dict[int, LoadWatch] = {}
     started = emulator.runtime.clock.now()
