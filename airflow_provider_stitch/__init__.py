@@ -112,8 +112,8 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "emulator_speed": {
                         "label": "Emulator speed",
-                        "description": "Only for the offline emulator on a loopback host: its --speed, so the "
-                        "Jobs budget counts its faster 10-minute window. Leave empty for Stitch.",
+                        "description": "Leave empty: a loopback emulator reports its own speed and the Jobs "
+                        "budget follows it. When set, it must match the speed the emulator reports.",
                         "schema": {"type": ["number", "null"], "minimum": 1},
                     },
                 },
