@@ -30,6 +30,9 @@ STARTUP_SECONDS = 120.0
 WORKER_CONCURRENCY = 4
 #: Seconds without a heartbeat after which the scheduler fails (and retries) a task whose worker died.
 TASK_HEARTBEAT_TIMEOUT = 20
+#: Seconds a task may stay queued before the scheduler queues it again: a message a killed worker had
+#: prefetched is otherwise redelivered only after the broker's visibility timeout.
+TASK_QUEUED_TIMEOUT = 60
 #: Seconds without a heartbeat after which a triggerer's triggers move to another triggerer.
 TRIGGERER_HEALTH_THRESHOLD = 15
 
@@ -287,6 +290,7 @@ class AirflowDeployment:
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(TASK_HEARTBEAT_TIMEOUT),
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
                 "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(TRIGGERER_HEALTH_THRESHOLD),
+                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(TASK_QUEUED_TIMEOUT),
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
                 "AIRFLOW_CONN_STITCH_DEFAULT": self.connection_json,

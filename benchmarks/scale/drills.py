@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from scale.deployment import WORKER_CONCURRENCY, AirflowDeployment, RedisServer
+from scale.deployment import AirflowDeployment, RedisServer
 
 #: Real seconds Redis stays down in the restart drill.
 REDIS_DOWN_SECONDS = 10.0
@@ -61,20 +61,25 @@ class DrillPlan:
         self.log = DrillLog()
         self._last_step = time.monotonic()
         self._worker_killed_real: float | None = None
+        self._idle_processes = self._worker_processes(1)
 
     @property
     def finished(self) -> bool:
         """Every drill has run (Redis is back up)."""
         return self.log.redis_up_at is not None
 
-    def _worker_busy(self, number: int) -> int:
-        """Task processes running under Celery worker ``number``: its process tree beyond the pool."""
+    def _worker_processes(self, number: int) -> int:
+        """Processes in Celery worker ``number``'s tree (0 when it is down)."""
         component = self.deployment.components[f"celery-worker-{number}"]
         if not component.alive():
             return 0
         from scale.deployment import _descendants
 
-        return max(0, len(_descendants(component.pid)) - 1 - WORKER_CONCURRENCY)
+        return len(_descendants(component.pid))
+
+    def _worker_busy(self, number: int) -> int:
+        """Task processes running under Celery worker ``number``: its tree beyond what it had idle."""
+        return max(0, self._worker_processes(number) - self._idle_processes)
 
     def _triggers_by_triggerer(self) -> dict[int, int]:
         """How many triggers each triggerer job runs (from the metadata DB)."""
