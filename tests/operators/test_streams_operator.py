@@ -9,8 +9,8 @@ from airflow.providers.common.compat.sdk import AirflowException
 from operator_testkit import POSTGRES_SOURCE_PROPERTIES, request_count
 
 from airflow_provider_stitch.api.client import StitchClient
-from airflow_provider_stitch.operators import StitchCreateSourceOperator, StitchSelectStreamsOperator
 from airflow_provider_stitch.api.stream_selection import StreamSelectionError
+from airflow_provider_stitch.operators import StitchCreateSourceOperator, StitchSelectStreamsOperator
 
 ORDERS_SPEC = {
     "public-orders": {

@@ -474,13 +474,14 @@ class JobsMonitor:
         :param until: epoch seconds when this call hands back with :class:`StitchWaitTimeout` although the
             wait goes on (a slice of a longer wait, e.g. to log progress); no warning is about it.
         """
-        return await self._await(
+        outcome: ExtractionOutcome = await self._await(
             EXTRACTIONS,
             [watch.identity],
             lambda: self.acheck_extraction(client, watch),
             _Limits(deadline, until),
             f"extraction of source {watch.source_id}",
         )
+        return outcome
 
     # ------------------------------------------------------------------ loads
 
@@ -525,13 +526,14 @@ class JobsMonitor:
         :param deadline: as for :meth:`await_extraction`.
         :param until: as for :meth:`await_extraction`.
         """
-        return await self._await(
+        loads: LoadOutcome = await self._await(
             LOADS,
             list(watch.identities),
             lambda: self.acheck_loads(client, watch),
             _Limits(deadline, until),
             f"loads of {watch.source_name}",
         )
+        return loads
 
     # ------------------------------------------------------------------ waiting
 
