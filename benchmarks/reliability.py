@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,7 +27,12 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reliability"))
+try:
+    from benchmarks import reliability_trust
+except ImportError:  # run as a script: benchmarks/ itself is on the path
+    import reliability_trust  # type: ignore[no-redef]
+
+reliability_trust.use_test_helpers()
 
 from fault_kinds import (  # noqa: E402
     FAULT_KINDS,
@@ -278,6 +282,7 @@ def main() -> None:
 
     logging.getLogger().removeHandler(collector)
     count_leaks(figures, collector, token)
+    trust_summary = reliability_trust.run_all()
     print(
         "\nSummary\n"
         f"  faults injected           {figures.faults_injected}\n"
@@ -292,7 +297,8 @@ def main() -> None:
         f"  leaks found               {figures.leaks} (in {len(figures.searched_texts) + len(collector.texts)} texts)\n"
         f"  worst Jobs window         {figures.worst_jobs_window}/30 per 600 s "
         f"(emulator blocked {figures.blocked_by_emulator})\n"
-        f"  wall time                 {time.monotonic() - began:.0f} s"
+        + "\n".join(trust_summary)
+        + f"\n  wall time                 {time.monotonic() - began:.0f} s"
     )
 
 
