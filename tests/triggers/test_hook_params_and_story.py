@@ -91,15 +91,18 @@ def test_a_rebuilt_trigger_uses_its_hook_params_not_the_defaults(env) -> None:
     assert event.payload["status"] == "success"
 
 
-def test_the_trigger_log_tells_the_wait_once_a_minute_and_the_outcome(env, monkeypatch) -> None:
+def test_the_trigger_log_tells_the_wait_once_a_minute_and_the_outcome(env, monkeypatch, caplog) -> None:
     monkeypatch.setattr(progress, "monotonic", env.now)
     (source_id,) = make_sources(env.emulator, env.client, 1)
     job = start_jobs(env.emulator, env.client, [source_id], lambda _: 600.0)[source_id]
     trigger = StitchLoadTrigger(CONN_ID, source_id, job_name=job, deadline=env.now() + 3600)
-    with structlog.testing.capture_logs() as captured:
+    caplog.set_level("INFO")
+    with structlog.testing.capture_logs() as captured:  # Airflow 3's structlog; stdlib logging on 2.11
         [[event]] = run_triggers(env, [trigger])
     assert event.payload["status"] == "success"
-    lines = [str(entry["event"]) for entry in captured]
+    lines = [str(entry["event"]) for entry in captured] + [
+        record.getMessage() for record in caplog.records if record.name.startswith("airflow")
+    ]
     assert lines[0] == (
         f"Waiting on source {source_id} for the loads of streams accounts, events, users; gives up in 1 h; "
         f"Jobs requests in the last 10 min 10 s: 0 of 30"
