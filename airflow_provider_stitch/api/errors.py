@@ -167,6 +167,13 @@ class StitchBudgetStoreError(StitchError):
         return (type(self), (self.location, self.problem))
 
 
+class StitchBudgetStoreUnreachable(StitchBudgetStoreError):
+    """The shared Jobs budget store does not answer (down, restarting, network); nothing was sent.
+
+    Unlike a damaged store this passes: waits treat it like a spent budget and try again later.
+    """
+
+
 class StitchTransportError(StitchError):
     """The request failed below HTTP: connection refused or dropped, timeout, or unreadable JSON.
 
