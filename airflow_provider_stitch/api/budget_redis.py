@@ -4,6 +4,10 @@ Taken requests are members of one sorted set per budget key, scored by the time 
 script prunes, counts and adds in one atomic step, so any number of processes share one window. The
 timeline is the Redis server's own clock (``TIME``), never a writer's: entries scored later than the
 server's "now" are clamped to it.
+
+A server that does not answer raises :class:`StitchBudgetStoreUnreachable` (waits retry later, nothing is
+sent meanwhile); any other Redis failure raises :class:`StitchBudgetStoreError`. Both name the server
+without its password.
 """
 
 from __future__ import annotations
@@ -11,7 +15,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_stitch.api.errors import StitchBudgetStoreError, StitchBudgetStoreUnreachable
 
 #: Shared head of every script: ``t`` is ARGV[1] when given, else the server's TIME.
 _NOW = """
@@ -93,6 +102,19 @@ def _now_argument(now: float | None) -> str:
     return "" if now is None else repr(float(now))
 
 
+def _location_of(url: str | None, client: Any) -> str:
+    """The server's address for messages: scheme, user, host, port and path, never a password or query."""
+    if url:
+        parts = urlsplit(url)
+        user = f"{parts.username}@" if parts.username else ""
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
+    kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {}) or {}
+    if kwargs.get("path"):
+        return f"unix://{kwargs['path']}"
+    return f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+
+
 class RedisBudgetBackend:
     """Budget storage shared through a Redis server, on the server's clock.
 
@@ -104,16 +126,20 @@ class RedisBudgetBackend:
     def __init__(
         self, url: str | None = None, *, prefix: str = "airflow-provider-stitch:", client: Any = None
     ):
+        if client is None and not url:
+            raise ValueError("RedisBudgetBackend needs a redis:// URL")
+        try:
+            import redis
+        except ImportError as missing:
+            raise ImportError(
+                "the redis budget backend needs the redis package: pip install 'airflow-provider-stitch[redis]'"
+            ) from missing
         if client is None:
-            if not url:
-                raise ValueError("RedisBudgetBackend needs a redis:// URL")
-            try:
-                import redis
-            except ImportError as missing:
-                raise ImportError(
-                    "the redis budget backend needs the redis package: pip install 'airflow-provider-stitch[redis]'"
-                ) from missing
-            client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10.0)
+            client = redis.Redis.from_url(
+                url, decode_responses=True, socket_timeout=10.0, socket_connect_timeout=10.0
+            )
+        self._errors = redis.exceptions
+        self.location = _location_of(url, client)
         self._redis = client
         self.prefix = prefix
         self._take = client.register_script(_TAKE_SCRIPT)
@@ -129,28 +155,54 @@ class RedisBudgetBackend:
     def _key(self, key: str) -> str:
         return f"{self.prefix}{key}"
 
+    @contextmanager
+    def _answering(self) -> Iterator[None]:
+        """Turn the Redis errors of the calls inside into the package's store errors."""
+        errors = self._errors
+        try:
+            yield
+        except errors.AuthenticationError as problem:
+            raise StitchBudgetStoreError(self.location, f"refused the credentials ({problem})") from problem
+        except (errors.ConnectionError, errors.TimeoutError) as problem:
+            raise StitchBudgetStoreUnreachable(self.location, f"no answer ({problem})") from problem
+        except errors.RedisError as problem:
+            raise StitchBudgetStoreError(self.location, str(problem)) from problem
+
     def now(self) -> float:
-        """The server's clock, read with ``TIME`` at most every :data:`TIME_REFRESH` seconds."""
+        """The server's clock, read with ``TIME`` at most every :data:`TIME_REFRESH` seconds.
+
+        While the server does not answer, the last offset read stays in use (the next try comes one
+        :data:`TIME_REFRESH` later); with none read yet, :class:`StitchBudgetStoreUnreachable` is raised.
+        """
         with self._offset_lock:
             local = time.monotonic()
             if self._offset is None or local - self._offset_read_at >= TIME_REFRESH:
-                seconds, micros = self._redis.time()
-                self._offset = float(seconds) + float(micros) / 1e6 - time.monotonic()
-                self._offset_read_at = local
+                try:
+                    with self._answering():
+                        seconds, micros = self._redis.time()
+                except StitchBudgetStoreUnreachable:
+                    if self._offset is None:
+                        raise
+                    self._offset_read_at = local
+                else:
+                    self._offset = float(seconds) + float(micros) / 1e6 - time.monotonic()
+                    self._offset_read_at = local
             return self._offset + time.monotonic()
 
     def take(self, key: str, limit: int, window: float, now: float | None = None) -> float:
         """Atomically take one token: 0.0 when taken, else seconds until one frees up."""
-        answer = self._take(
-            keys=[self._key(key)],
-            args=[_now_argument(now), limit, repr(float(window)), uuid.uuid4().hex],
-        )
+        with self._answering():
+            answer = self._take(
+                keys=[self._key(key)],
+                args=[_now_argument(now), limit, repr(float(window)), uuid.uuid4().hex],
+            )
         return float(answer)
 
     def timestamps(self, key: str, window: float, now: float | None = None) -> list[float]:
         """Times of the tokens taken within the window ending at ``now``, oldest first."""
         at = self.now() if now is None else float(now)
-        entries = self._redis.zrangebyscore(self._key(key), f"({at - window!r}", "+inf", withscores=True)
+        with self._answering():
+            entries = self._redis.zrangebyscore(self._key(key), f"({at - window!r}", "+inf", withscores=True)
         return sorted(min(float(score), at) for _, score in entries)
 
     def put_snapshot(self, key: str, payload: str, fetched_at: float) -> None:
@@ -159,11 +211,13 @@ class RedisBudgetBackend:
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(name, mapping={"payload": payload, "fetched_at": repr(float(fetched_at))})
         pipe.expire(name, SNAPSHOT_TTL)
-        pipe.execute()
+        with self._answering():
+            pipe.execute()
 
     def get_snapshot(self, key: str) -> tuple[str, float] | None:
         """Read a shared snapshot, or None."""
-        stored = self._redis.hgetall(self._key(f"snapshot:{key}"))
+        with self._answering():
+            stored = self._redis.hgetall(self._key(f"snapshot:{key}"))
         if not stored or "payload" not in stored:
             return None
         return str(stored["payload"]), float(stored.get("fetched_at") or 0.0)
@@ -173,7 +227,10 @@ class RedisBudgetBackend:
 
     def announce(self, key: str, member: str, ttl: float, now: float | None = None) -> None:
         """Add or renew one announcement (one sorted-set member)."""
-        self._announce(keys=self._announcement_keys(key), args=[_now_argument(now), repr(float(ttl)), member])
+        with self._answering():
+            self._announce(
+                keys=self._announcement_keys(key), args=[_now_argument(now), repr(float(ttl)), member]
+            )
 
     def withdraw(self, key: str, member: str) -> None:
         """Remove one announcement."""
@@ -181,14 +238,14 @@ class RedisBudgetBackend:
         pipe = self._redis.pipeline(transaction=True)
         pipe.zrem(scores, member)
         pipe.hdel(ttls, member)
-        pipe.execute()
+        with self._answering():
+            pipe.execute()
 
     def announced(self, key: str, now: float | None = None) -> set[str]:
         """Live announcements; expired ones are deleted, ones stamped in the future clamped to one ttl."""
-        return {
-            str(member)
-            for member in self._announced(keys=self._announcement_keys(key), args=[_now_argument(now)])
-        }
+        with self._answering():
+            members = self._announced(keys=self._announcement_keys(key), args=[_now_argument(now)])
+        return {str(member) for member in members}
 
     def close(self) -> None:
         """Close the connection pool."""
