@@ -171,7 +171,11 @@ class ListSnapshot:
         return not (may_be_before or may_be_after)
 
     def candidate_pages(self, kind: _ListKind, identity: str) -> tuple[int, ...]:
-        """Pages the row may be on: where it was last seen, else the pages whose last read spans its key."""
+        """Pages the row may be on: where it was last seen, else the pages whose last read spans its key.
+
+        A key tied with the first or last key of the spanning pages may also sit on the unread neighbour
+        beyond them (loads sharing one stream name run over page boundaries), so that page is a candidate too.
+        """
         page = self.pages.get(identity)
         if page is not None:
             return (page,)
@@ -181,7 +185,14 @@ class ListSnapshot:
         order = kind.order_of_identity(identity)
         spanning = tuple(p for p in known if self.reads[p].first <= order <= self.reads[p].last)
         if spanning:
-            return spanning
+            low, high = self.reads[spanning[0]], self.reads[spanning[-1]]
+            before = (spanning[0] - 1,) if spanning[0] > 1 and low.first == order else ()
+            after = (spanning[-1] + 1,) if high.has_next and high.last == order else ()
+            return (
+                tuple(p for p in before if p not in known)
+                + spanning
+                + tuple(p for p in after if p not in known)
+            )
         later = [p for p in known if self.reads[p].first > order]
         if later:
             following = later[0]
