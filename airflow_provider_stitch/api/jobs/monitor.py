@@ -14,10 +14,12 @@ they cannot stand in for a Jobs read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_stitch.api.budget import JobsBudget
 from airflow_provider_stitch.api.errors import (
     StitchAPIError,
+    StitchBudgetStoreUnreachable,
     StitchWaitTimeout,
 )
 from airflow_provider_stitch.api.jobs.decisions import (
@@ -54,7 +57,7 @@ from airflow_provider_stitch.api.jobs.snapshots import (
     page_to_json,
     skip_page_or_raise,
 )
-from airflow_provider_stitch.api.jobs.watchers import WaiterRegistry
+from airflow_provider_stitch.api.jobs.watchers import STORE_PROBLEM_LOG_INTERVAL, WaiterRegistry
 
 if TYPE_CHECKING:
     from airflow_provider_stitch.api.aclient import AsyncStitchClient
@@ -68,6 +71,8 @@ PAGE_LOG_LENGTH = 5000
 MIN_PAUSE_SHARE = 1 / 40
 #: How often a waiter looks for pages other processes read, as a share of the turn interval.
 PULL_SHARE = 1 / 4
+#: While the budget's store does not answer, the next try comes this share of the turn interval later.
+STORE_RETRY_SHARE = 1 / 4
 #: Late-deadline warnings remembered (so a wait in slices warns once), before the memory starts over.
 WARNED_MEMORY = 10000
 
@@ -157,6 +162,8 @@ class JobsMonitor:
         self._lingering: dict[tuple[str, tuple[str, ...]], int] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.page_log: deque[PageReadRecord] = deque(maxlen=PAGE_LOG_LENGTH)
+        self._store_down_since: float | None = None
+        self._store_logged_at = -math.inf
 
     def __repr__(self) -> str:
         return f"JobsMonitor({self.account_key!r})"
@@ -370,19 +377,57 @@ class JobsMonitor:
             self._signal(following.kind, following.page)
         return turn
 
+    def _store_unreachable(self, problem: StitchBudgetStoreUnreachable) -> None:
+        """Hold every turn back a while (nothing is sent) and log at a bounded rate; waits go on."""
+        local = time.monotonic()
+        if self._store_down_since is None:
+            self._store_down_since = local
+        with contextlib.suppress(StitchBudgetStoreUnreachable):  # no clock yet: the turn is not taken anyway
+            self._budget_free_at = self.now() + self.interval * STORE_RETRY_SHARE
+        if local - self._store_logged_at >= STORE_PROBLEM_LOG_INTERVAL:
+            self._store_logged_at = local
+            logger.warning(
+                "%s: no Jobs request while the budget store does not answer (%s); waits go on and try "
+                "again in %s",
+                self,
+                problem,
+                human_duration(self.interval * STORE_RETRY_SHARE),
+            )
+
+    def _store_answered(self) -> None:
+        if self._store_down_since is None:
+            return
+        away = time.monotonic() - self._store_down_since
+        self._store_down_since = None
+        self._store_logged_at = -math.inf
+        logger.info("%s: the budget store answers again after %s", self, human_duration(away))
+
     def _catch_up(self, client: StitchClient, kind: str) -> None:
-        self._pull_shared(kind)
-        self.take_turn(client)
+        try:
+            self._pull_shared(kind)
+            self.take_turn(client)
+        except StitchBudgetStoreUnreachable as problem:
+            self._store_unreachable(problem)
+        else:
+            self._store_answered()
 
     async def _acatch_up(self, client: AsyncStitchClient, kind: str) -> None:
-        """Take pages other processes read, and the turn when it is due (one waiter of this loop at a time)."""
-        if self._pull_due(kind):
-            await asyncio.to_thread(self._pull_shared, kind)
-        if not self._turn_may_be_due():
-            return
-        async with self._alock():
-            if self._turn_may_be_due():
-                await self.atake_turn(client)
+        """Take pages other processes read, and the turn when it is due (one waiter of this loop at a time).
+
+        A store that does not answer holds the turn back (nothing is sent) and the wait goes on.
+        """
+        try:
+            if self._pull_due(kind):
+                await asyncio.to_thread(self._pull_shared, kind)
+            if not self._turn_may_be_due():
+                return
+            async with self._alock():
+                if self._turn_may_be_due():
+                    await self.atake_turn(client)
+        except StitchBudgetStoreUnreachable as problem:
+            self._store_unreachable(problem)
+        else:
+            self._store_answered()
 
     def _alock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,237 @@
+"""Redis stopped mid-wait and started again on its port: no Jobs request meanwhile, and the wait finishes.
+
+Real redis-server on loopback, real HTTP to the manual-clock emulator. While the store does not answer the
+budget fails closed (nothing reaches the Jobs endpoints), the wait goes on instead of failing, and once the
+server is back (empty: it keeps nothing on disk) the wait finds its job's outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "monitor"))
+
+from jobs_testkit import make_sources, start_jobs  # noqa: E402
+
+from airflow_provider_stitch.api.aclient import AsyncStitchClient  # noqa: E402
+from airflow_provider_stitch.api.budget import JobsBudget  # noqa: E402
+from airflow_provider_stitch.api.budget_redis import RedisBudgetBackend  # noqa: E402
+from airflow_provider_stitch.api.client import StitchClient  # noqa: E402
+from airflow_provider_stitch.api.errors import (  # noqa: E402
+    StitchBudgetStoreError,
+    StitchBudgetStoreUnreachable,
+    StitchWaitTimeout,
+)
+from airflow_provider_stitch.api.jobs import ExtractionWatch, JobsMonitor  # noqa: E402
+
+REDIS_SERVER = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server binary is not installed")
+
+TAP_SECONDS = 60.0
+POKE_EVERY = 20.0
+#: Emulator seconds the store stays down; the job ends while it is away.
+DOWN_FOR = 200.0
+
+
+class RedisOnPort:
+    """A redis-server on one loopback port that can be stopped and started again (by its own PID)."""
+
+    def __init__(self, password: str | None = None) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        self.password = password
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        assert REDIS_SERVER is not None
+        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no"] + (["--requirepass", self.password] if self.password else [])
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture
+def redis_on_port():
+    server = RedisOnPort()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def jobs_requests(emulator: Any) -> int:
+    return int(emulator.control.stats(include_log=False)["requests"]["jobs"])
+
+
+def redis_budget(emulator: Any, url: str) -> JobsBudget:
+    return JobsBudget(
+        emulator.client_id,
+        backend=RedisBudgetBackend(url, prefix=f"outage-{time.monotonic_ns()}:"),
+        clock=emulator.runtime.clock.now,
+    )
+
+
+def test_an_unreachable_server_is_the_packages_error_naming_it_without_the_password():
+    server = RedisOnPort(password="s3cret-redis-pass")
+    server.start()
+    backend = RedisBudgetBackend(server.url, prefix="outage-names:")
+    try:
+        clock_before = backend.now()
+        server.stop()
+        with pytest.raises(StitchBudgetStoreUnreachable) as raised:
+            backend.take("k", 30, 600.0)
+        text = str(raised.value)
+        assert f"redis://127.0.0.1:{server.port}/0" in text and "no answer" in text
+        assert "s3cret-redis-pass" not in text + repr(raised.value.location)
+        assert isinstance(raised.value, StitchBudgetStoreError)
+        # the server's clock keeps going on the last offset read while the server is away
+        assert backend.now() >= clock_before
+    finally:
+        backend.close()
+        server.stop()
+
+
+def test_a_sensor_keeps_poking_while_redis_is_down_and_finds_the_outcome_after_it_returns(
+    stitch_emulator_manual, redis_on_port, caplog
+):
+    emulator = stitch_emulator_manual
+    budget = redis_budget(emulator, redis_on_port.url)
+    client = StitchClient(
+        emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
+    )
+    (source_id,) = make_sources(emulator, client, 1)
+    job_name = start_jobs(emulator, client, [source_id], lambda _: TAP_SECONDS)[source_id]
+    watch = ExtractionWatch(source_id=source_id, job_name=job_name)
+    monitor = JobsMonitor("outage-sensor", budget)
+    control = emulator.control
+
+    assert monitor.poll_extraction(client, watch) is None  # the store answers: a first page is read
+    redis_on_port.stop()
+    sent_before = jobs_requests(emulator)
+    down_until = control.now() + DOWN_FOR
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_stitch.monitor"):
+        while control.now() < down_until:
+            control.advance(POKE_EVERY)
+            assert monitor.poll_extraction(client, watch) is None
+    assert jobs_requests(emulator) == sent_before, "a Jobs request went out while the budget store was down"
+    warnings = [r.getMessage() for r in caplog.records if "budget store does not answer" in r.getMessage()]
+    assert len(warnings) == 1, warnings  # bounded: one warning for the whole outage, not one per poke
+
+    redis_on_port.start()
+    outcome = None
+    give_up = control.now() + 3 * 600.0
+    while outcome is None and control.now() < give_up:
+        control.advance(POKE_EVERY)
+        outcome = monitor.poll_extraction(client, watch)
+    assert outcome is not None and outcome.succeeded and outcome.job_name == job_name
+    client.close()
+
+
+def test_a_deferred_wait_outlives_a_redis_restart_and_sends_nothing_while_it_is_down(
+    stitch_emulator_manual, redis_on_port
+):
+    emulator = stitch_emulator_manual
+    control = emulator.control
+    budget = redis_budget(emulator, redis_on_port.url)
+    sync_client = StitchClient(
+        emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
+    )
+    (source_id,) = make_sources(emulator, sync_client, 1)
+    job_name = start_jobs(emulator, sync_client, [source_id], lambda _: TAP_SECONDS)[source_id]
+    sync_client.close()
+    watch = ExtractionWatch(source_id=source_id, job_name=job_name)
+    started = control.now()
+    seen: dict[str, int] = {}
+
+    async def asleep(seconds: float) -> None:
+        """Virtual time: the store goes down after the first sleep and comes back DOWN_FOR later."""
+        now = control.now()
+        if "stopped" not in seen:
+            redis_on_port.stop()
+            seen["stopped"] = jobs_requests(emulator)
+            seen["stopped_at"] = int(now)
+        elif "restarted" not in seen and now >= seen["stopped_at"] + DOWN_FOR:
+            seen["before_restart"] = jobs_requests(emulator)
+            redis_on_port.start()
+            seen["restarted"] = 1
+        control.advance(max(min(seconds, POKE_EVERY), 0.5))
+        await asyncio.sleep(0)
+
+    async def wait() -> Any:
+        monitor = JobsMonitor("outage-trigger", budget, asleep=asleep)
+        async with AsyncStitchClient(
+            emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
+        ) as client:
+            return await monitor.await_extraction(client, watch, deadline=started + 4 * 600.0)
+
+    outcome = asyncio.run(asyncio.wait_for(wait(), 120))
+    assert seen.get("restarted") == 1, "the wait ended before the store came back"
+    assert seen["before_restart"] == seen["stopped"], "a Jobs request went out while the store was down"
+    assert outcome.succeeded and outcome.job_name == job_name
+
+
+def test_a_wait_whose_store_stays_down_fails_at_its_own_deadline_not_before(
+    stitch_emulator_manual, redis_on_port
+):
+    emulator = stitch_emulator_manual
+    control = emulator.control
+    budget = redis_budget(emulator, redis_on_port.url)
+    sync_client = StitchClient(
+        emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
+    )
+    (source_id,) = make_sources(emulator, sync_client, 1)
+    job_name = start_jobs(emulator, sync_client, [source_id], lambda _: TAP_SECONDS)[source_id]
+    sync_client.close()
+    budget.clock()  # the store's clock is known before it goes away
+    redis_on_port.stop()
+    deadline = control.now() + 300.0
+
+    async def asleep(seconds: float) -> None:
+        control.advance(max(min(seconds, POKE_EVERY), 0.5))
+        await asyncio.sleep(0)
+
+    async def wait() -> Any:
+        monitor = JobsMonitor("outage-deadline", budget, asleep=asleep)
+        async with AsyncStitchClient(
+            emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
+        ) as client:
+            return await monitor.await_extraction(
+                client, ExtractionWatch(source_id=source_id, job_name=job_name), deadline=deadline
+            )
+
+    sent_before = jobs_requests(emulator)
+    with pytest.raises(StitchWaitTimeout, match="the deadline passed"):
+        asyncio.run(asyncio.wait_for(wait(), 120))
+    assert control.now() >= deadline
+    assert jobs_requests(emulator) == sent_before
