@@ -126,8 +126,6 @@ class RedisBudgetBackend:
     def __init__(
         self, url: str | None = None, *, prefix: str = "airflow-provider-stitch:", client: Any = None
     ):
-        if client is None and not url:
-            raise ValueError("RedisBudgetBackend needs a redis:// URL")
         try:
             import redis
         except ImportError as missing:
@@ -135,6 +133,8 @@ class RedisBudgetBackend:
                 "the redis budget backend needs the redis package: pip install 'airflow-provider-stitch[redis]'"
             ) from missing
         if client is None:
+            if not url:
+                raise ValueError("RedisBudgetBackend needs a redis:// URL")
             client = redis.Redis.from_url(
                 url, decode_responses=True, socket_timeout=10.0, socket_connect_timeout=10.0
             )
