@@ -235,3 +235,31 @@ def test_a_wait_whose_store_stays_down_fails_at_its_own_deadline_not_before(
         asyncio.run(asyncio.wait_for(wait(), 120))
     assert control.now() >= deadline
     assert jobs_requests(emulator) == sent_before
+
+
+def test_the_start_operators_first_look_goes_on_without_a_request_while_redis_is_down(
+    stitch_emulator_manual, redis_on_port, caplog
+):
+    from airflow_provider_stitch.api.jobs.starts import read_row_before_start
+
+    emulator = stitch_emulator_manual
+    budget = redis_budget(emulator, redis_on_port.url)
+    client = StitchClient(
+        emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
+    )
+    (source_id,) = make_sources(emulator, client, 1)
+    monitor = JobsMonitor("outage-start", budget)
+    budget.clock()
+    redis_on_port.stop()
+    sent_before = jobs_requests(emulator)
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_stitch.monitor"):
+        before = read_row_before_start(client, monitor, source_id)
+    assert not before.known and before.job_name is None
+    assert jobs_requests(emulator) == sent_before
+    assert any("could not share the watched Jobs rows" in r.getMessage() for r in caplog.records)
+
+    redis_on_port.start()
+    emulator.control.advance(POKE_EVERY)
+    assert read_row_before_start(client, monitor, source_id).known
+    assert jobs_requests(emulator) == sent_before + 1
+    client.close()
