@@ -32,6 +32,9 @@ class Deadline:
         return self.at - time.monotonic()
 
 
+#: Seconds a best-effort clean-up (stopping the sync) may take once a task's deadline has passed.
+STOP_AFTER_DEADLINE_SECONDS = 10.0
+
 _CURRENT: ContextVar[Deadline | None] = ContextVar("stitch_deadline", default=None)
 
 

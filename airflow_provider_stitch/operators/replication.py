@@ -141,10 +141,20 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
         deadline = monitor.now() + self.timeout
         if self.deferrable:
             self._defer(watch, deadline)
-        outcome = self._wait_in_worker(client, watch, deadline)
-        self._raise_if_failed(client, outcome)
+        from airflow_provider_stitch.api.deadlines import STOP_AFTER_DEADLINE_SECONDS, stitch_deadline
+        from airflow_provider_stitch.api.errors import StitchDeadlineExceeded
+
+        try:
+            # Requests in flight end by the task's timeout too, whatever the server does.
+            with stitch_deadline(self.timeout):
+                outcome = self._wait_in_worker(client, watch, deadline)
+                self._raise_if_failed(client, outcome)
+                if self.wait_for_loads:
+                    self._wait_loads_in_worker(client, outcome, deadline)
+        except StitchDeadlineExceeded:
+            with stitch_deadline(STOP_AFTER_DEADLINE_SECONDS):
+                self._stop_and_fail(monitor, deadline)
         if self.wait_for_loads:
-            self._wait_loads_in_worker(client, outcome, deadline)
             self.attach_destination_assets(context)
         self._running_source = None
         return outcome.job_name if start.job_name is None else start.job_name

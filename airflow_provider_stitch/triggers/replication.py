@@ -263,6 +263,7 @@ class _StitchWaitTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Wait through the shared monitor and fire one event."""
+        from airflow_provider_stitch.api.deadlines import STOP_AFTER_DEADLINE_SECONDS, stitch_deadline
         from airflow_provider_stitch.api.errors import StitchError
         from airflow_provider_stitch.api.jobs import StitchWaitTimeout, amonitor_for_client
         from airflow_provider_stitch.hooks.stitch import StitchHook
@@ -271,9 +272,13 @@ class _StitchWaitTrigger(BaseTrigger):
         async with await hook.aget_client() as client:
             try:
                 monitor = await amonitor_for_client(client)
-                event = await self._wait(client, monitor)
+                # Every request in flight ends by the deadline too, whatever the server does.
+                left = None if self.deadline is None else self.deadline - monitor.now()
+                with stitch_deadline(left):
+                    event = await self._wait(client, monitor)
             except StitchWaitTimeout as timeout:
-                what = await self._stop_sync(client)
+                with stitch_deadline(STOP_AFTER_DEADLINE_SECONDS):
+                    what = await self._stop_sync(client)
                 event = self._event(TIMEOUT, f"{timeout}; {what}")
             except StitchError as problem:
                 event = self._event(ERROR, f"could not read the job's state from Stitch: {problem}")
