@@ -9,12 +9,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from fast_emulator import FAST_SPEED
 
 from airflow_provider_stitch.api.budget import forget_shared_backends
 from airflow_provider_stitch.emulator.harness import EmulatorProcess
 
-#: Emulator seconds per real second: Stitch's 600-second Jobs window lasts one real second.
-FAST_SPEED = 600.0
 REDIS_SERVER = shutil.which("redis-server")
 
 

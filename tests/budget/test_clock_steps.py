@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import FAST_SPEED
+from fast_emulator import FAST_SPEED
 
 from airflow_provider_stitch.emulator.harness import EmulatorProcess
 

@@ -101,7 +101,7 @@ def test_the_trigger_log_tells_the_wait_once_a_minute_and_the_outcome(env, monke
         [[event]] = run_triggers(env, [trigger])
     assert event.payload["status"] == "success"
     lines = [str(entry["event"]) for entry in captured] + [
-        record.getMessage() for record in caplog.records if record.name.startswith("airflow")
+        record.getMessage() for record in caplog.records if record.name.startswith("airflow_provider_stitch")
     ]
     assert lines[0] == (
         f"Waiting on source {source_id} for the loads of streams accounts, events, users; gives up in 1 h; "
