@@ -4,7 +4,8 @@ from __future__ import annotations
 
 #: Connection id every Stitch task and the hook use unless given ``stitch_conn_id``.
 DEFAULT_CONN_ID = "stitch_default"
-#: XCom key under which the start-replication operator leaves ``{"job_name", "source_id", "started_at"}``.
+#: XCom key under which the start-replication operator leaves its job: ``job_name``, ``source_id`` and the
+#: row Stitch listed before the start (``previous_job``, ``previous_known``).
 STITCH_JOB_XCOM_KEY = "stitch_job"
 
 
