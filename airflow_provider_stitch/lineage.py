@@ -22,11 +22,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
-
-if TYPE_CHECKING:
-    from airflow.providers.openlineage.extractors import OperatorLineage
 
 PLATFORM_PREFIX = "platform."
 SNOWFLAKE_HOST_SUFFIX = ".snowflakecomputing.com"
@@ -480,23 +477,3 @@ def fetch_replication_lineage(
         if covered & {stream.stream_name, stream.tap_stream_id}
     }
     return replication_lineage(source, destination, streams, stream_names=stream_names, schemas=schemas)
-
-
-def to_operator_lineage(lineage: ReplicationLineage) -> OperatorLineage:
-    """The OpenLineage provider's ``OperatorLineage`` for ``lineage`` (needs the ``openlineage`` extra).
-
-    Every dataset carries the datasource facet and, when the columns are known, the schema facet; each
-    destination table carries column lineage from its source table's columns (Stitch copies them as they are).
-    """
-    from airflow.providers.openlineage.extractors import OperatorLineage
-
-    from airflow_provider_stitch.lineage_facets import input_dataset, output_dataset
-
-    outputs = {}
-    for stream in lineage.streams:
-        if stream.destination_table is not None and stream.destination_table not in outputs:
-            outputs[stream.destination_table] = output_dataset(stream)
-    return OperatorLineage(
-        inputs=[input_dataset(stream) for stream in lineage.streams],
-        outputs=list(outputs.values()),
-    )

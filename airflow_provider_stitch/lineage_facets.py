@@ -20,7 +20,9 @@ from airflow.providers.common.compat.openlineage.facet import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_stitch.lineage import StreamLineage, TableLocation
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    from airflow_provider_stitch.lineage import ReplicationLineage, StreamLineage, TableLocation
 
 #: How Stitch changes a column on its way to the destination: it does not.
 COPY_TRANSFORMATION = "IDENTITY"
@@ -75,3 +77,21 @@ def output_dataset(stream: StreamLineage) -> OutputDataset:
             }
         )
     return OutputDataset(namespace=location.namespace, name=location.name, facets=facets)
+
+
+def to_operator_lineage(lineage: ReplicationLineage) -> OperatorLineage:
+    """The OpenLineage provider's ``OperatorLineage`` for ``lineage`` (needs the ``openlineage`` extra).
+
+    Every dataset carries the datasource facet and, when the columns are known, the schema facet; each
+    destination table carries column lineage from its source table's columns (Stitch copies them as they are).
+    """
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    outputs = {}
+    for stream in lineage.streams:
+        if stream.destination_table is not None and stream.destination_table not in outputs:
+            outputs[stream.destination_table] = output_dataset(stream)
+    return OperatorLineage(
+        inputs=[input_dataset(stream) for stream in lineage.streams],
+        outputs=list(outputs.values()),
+    )

@@ -88,7 +88,7 @@ class ReplicationLineageMixin:
         """Inputs (covered streams) and outputs (destination tables that landed) for the OpenLineage listener."""
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        from airflow_provider_stitch.lineage import to_operator_lineage
+        from airflow_provider_stitch.lineage_facets import to_operator_lineage
 
         try:
             return to_operator_lineage(self._landed_lineage())

@@ -18,8 +18,8 @@ from airflow_provider_stitch.lineage import (
     SchemaField,
     StreamLineage,
     TableLocation,
-    to_operator_lineage,
 )
+from airflow_provider_stitch.lineage_facets import to_operator_lineage
 
 WAREHOUSE = {"host": "warehouse.example.com", "port": 5432, "database": "analytics", "password": "hidden-pw"}
 
