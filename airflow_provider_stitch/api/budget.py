@@ -75,7 +75,7 @@ def process_time() -> float:
 
 @runtime_checkable
 class BudgetBackend(Protocol):
-    """Storage of taken request times, shared snapshots and waiter announcements behind a budget.
+    """Storage of taken request times, shared snapshots, waiter announcements and records behind a budget.
 
     Every ``now`` argument is optional: None means the store's own clock (:meth:`now`), the normal case;
     a value is an injected timeline (tests, virtual time).
@@ -113,6 +113,18 @@ class BudgetBackend(Protocol):
         """Members of ``key`` whose announcement has not expired; expired ones are deleted."""
         ...
 
+    def put_record(self, key: str, payload: str, ttl: float, now: float | None = None) -> None:
+        """Store (or replace) one record that expires ``ttl`` seconds later on the store's clock."""
+        ...
+
+    def get_record(self, key: str, now: float | None = None) -> str | None:
+        """The payload of a record that has not expired, or None."""
+        ...
+
+    def delete_record(self, key: str) -> None:
+        """Remove one record (nothing when there is none)."""
+        ...
+
 
 def wait_for_oldest(times: list[float], limit: int, window: float, now: float) -> float:
     """Seconds until the window holds fewer than ``limit`` tokens.
@@ -139,6 +151,7 @@ class InMemoryBudgetBackend:
         self._taken: dict[str, deque[float]] = {}
         self._snapshots: dict[str, tuple[str, float]] = {}
         self._announced: dict[str, dict[str, tuple[float, float]]] = {}
+        self._records: dict[str, tuple[str, float, float]] = {}
 
     def __repr__(self) -> str:
         return "InMemoryBudgetBackend()"
@@ -202,6 +215,29 @@ class InMemoryBudgetBackend:
                 elif expires > at + ttl:
                     table[member] = (at + ttl, ttl)
             return set(table)
+
+    def put_record(self, key: str, payload: str, ttl: float, now: float | None = None) -> None:
+        """Store or replace one record."""
+        with self._lock:
+            at = self.now() if now is None else now
+            self._records[key] = (payload, at + ttl, ttl)
+
+    def get_record(self, key: str, now: float | None = None) -> str | None:
+        """A live record's payload; an expired one is dropped."""
+        with self._lock:
+            at = self.now() if now is None else now
+            stored = self._records.get(key)
+            if stored is None:
+                return None
+            if stored[1] <= at:
+                del self._records[key]
+                return None
+            return stored[0]
+
+    def delete_record(self, key: str) -> None:
+        """Remove one record."""
+        with self._lock:
+            self._records.pop(key, None)
 
 
 _PROCESS_BACKEND = InMemoryBudgetBackend()

@@ -247,6 +247,22 @@ class RedisBudgetBackend:
             members = self._announced(keys=self._announcement_keys(key), args=[_now_argument(now)])
         return {str(member) for member in members}
 
+    def put_record(self, key: str, payload: str, ttl: float, now: float | None = None) -> None:
+        """Store or replace one record; Redis drops it ``ttl`` seconds later on its own clock (``now`` unused)."""
+        with self._answering():
+            self._redis.set(self._key(f"record:{key}"), payload, px=max(1, round(float(ttl) * 1000)))
+
+    def get_record(self, key: str, now: float | None = None) -> str | None:
+        """A live record's payload, or None."""
+        with self._answering():
+            stored = self._redis.get(self._key(f"record:{key}"))
+        return None if stored is None else str(stored)
+
+    def delete_record(self, key: str) -> None:
+        """Remove one record."""
+        with self._answering():
+            self._redis.delete(self._key(f"record:{key}"))
+
     def close(self) -> None:
         """Close the connection pool."""
         self._redis.close()

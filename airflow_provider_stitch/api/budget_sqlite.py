@@ -31,6 +31,8 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS budget_announcements (key TEXT NOT NULL, member TEXT NOT NULL, "
     "expires_at REAL NOT NULL, ttl REAL NOT NULL, PRIMARY KEY (key, member))",
     "CREATE TABLE IF NOT EXISTS budget_timeline (boot TEXT PRIMARY KEY, anchor REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS budget_records "
+    "(key TEXT PRIMARY KEY, payload TEXT NOT NULL, expires_at REAL NOT NULL)",
 )
 
 
@@ -274,6 +276,35 @@ class SQLiteBudgetBackend:
             )
             rows = conn.execute("SELECT member FROM budget_announcements WHERE key = ?", (key,))
             return {str(row[0]) for row in rows}
+
+    # ------------------------------------------------------------------ records
+
+    def put_record(self, key: str, payload: str, ttl: float, now: float | None = None) -> None:
+        """Store or replace one record (one row)."""
+        at = self._at(now)
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO budget_records (key, payload, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at",
+                (key, payload, at + float(ttl)),
+            )
+
+    def get_record(self, key: str, now: float | None = None) -> str | None:
+        """A live record's payload; expired records are deleted."""
+        at = self._at(now)
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM budget_records WHERE expires_at <= ?", (at,))
+            row = conn.execute("SELECT payload FROM budget_records WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            if not isinstance(row[0], str):
+                raise TypeError(f"the record {key!r} is {type(row[0]).__name__}, not text")
+            return row[0]
+
+    def delete_record(self, key: str) -> None:
+        """Remove one record."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM budget_records WHERE key = ?", (key,))
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
