@@ -7,11 +7,13 @@ server's "now" are clamped to it.
 
 A server that does not answer raises :class:`StitchBudgetStoreUnreachable` (waits retry later, nothing is
 sent meanwhile); any other Redis failure raises :class:`StitchBudgetStoreError`. Both name the server
-without its password.
+without its password. A process whose server has not answered yet reads this host's clock as an estimate
+of the server's until it answers (waits can measure their deadline meanwhile; nothing is stamped with it).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -20,7 +22,10 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_stitch.api.budget import iso_time, process_time
 from airflow_provider_stitch.api.errors import StitchBudgetStoreError, StitchBudgetStoreUnreachable
+
+logger = logging.getLogger("airflow_provider_stitch.budget")
 
 #: Shared head of every script: ``t`` is ARGV[1] when given, else the server's TIME.
 _NOW = """
@@ -96,6 +101,8 @@ return members
 SNAPSHOT_TTL = 24 * 3600
 #: How often the offset between the server's TIME and this process's monotonic clock is re-read (seconds).
 TIME_REFRESH = 30.0
+#: While the clock is this host's estimate (the server never answered), TIME is tried again this often.
+ESTIMATE_RETRY = 1.0
 
 
 def _now_argument(now: float | None) -> str:
@@ -148,6 +155,7 @@ class RedisBudgetBackend:
         self._offset_lock = threading.Lock()
         self._offset: float | None = None
         self._offset_read_at = -TIME_REFRESH
+        self._estimated = False
 
     def __repr__(self) -> str:
         return f"RedisBudgetBackend(prefix={self.prefix!r})"
@@ -161,6 +169,8 @@ class RedisBudgetBackend:
         errors = self._errors
         try:
             yield
+            if self._estimated:
+                self._offset_read_at = -TIME_REFRESH  # the server answers: read its clock on the next look
         except errors.AuthenticationError as problem:
             raise StitchBudgetStoreError(self.location, f"refused the credentials ({problem})") from problem
         except (errors.ConnectionError, errors.TimeoutError) as problem:
@@ -172,22 +182,51 @@ class RedisBudgetBackend:
         """The server's clock, read with ``TIME`` at most every :data:`TIME_REFRESH` seconds.
 
         While the server does not answer, the last offset read stays in use (the next try comes one
-        :data:`TIME_REFRESH` later); with none read yet, :class:`StitchBudgetStoreUnreachable` is raised.
+        :data:`TIME_REFRESH` later). With none read yet, this host's clock stands in for the server's (tried
+        again every :data:`ESTIMATE_RETRY` seconds and after any call the server answers), so a wait that
+        starts during an outage can still count down its deadline; see :attr:`clock_estimated`.
         """
         with self._offset_lock:
             local = time.monotonic()
-            if self._offset is None or local - self._offset_read_at >= TIME_REFRESH:
-                try:
-                    with self._answering():
-                        seconds, micros = self._redis.time()
-                except StitchBudgetStoreUnreachable:
-                    if self._offset is None:
-                        raise
-                    self._offset_read_at = local
-                else:
-                    self._offset = float(seconds) + float(micros) / 1e6 - time.monotonic()
-                    self._offset_read_at = local
-            return self._offset + time.monotonic()
+            retry = ESTIMATE_RETRY if self._estimated else TIME_REFRESH
+            offset = self._offset
+            if offset is None or local - self._offset_read_at >= retry:
+                offset = self._read_offset(local)
+            return offset + time.monotonic()
+
+    def _read_offset(self, local: float) -> float:
+        """Read the server's TIME into the offset; keep (or, with none, estimate) it when there is no answer."""
+        try:
+            with self._answering():
+                seconds, micros = self._redis.time()
+        except StitchBudgetStoreUnreachable as problem:
+            self._offset_read_at = local
+            if self._offset is None:
+                self._offset = process_time() - time.monotonic()
+                self._estimated = True
+                logger.warning(
+                    "the Jobs budget store %s has not answered yet (%s); this host's clock stands in for the "
+                    "store's until it does",
+                    self.location,
+                    problem.problem,
+                )
+            return self._offset
+        offset = float(seconds) + float(micros) / 1e6 - time.monotonic()
+        if self._estimated and self._offset is not None:
+            logger.info(
+                "the Jobs budget store %s answers; its clock (%s) replaces this host's, which was %.1f s %s",
+                self.location,
+                iso_time(offset + time.monotonic()),
+                abs(offset - self._offset),
+                "ahead" if self._offset > offset else "behind",
+            )
+        self._offset, self._offset_read_at, self._estimated = offset, local, False
+        return offset
+
+    @property
+    def clock_estimated(self) -> bool:
+        """True while :meth:`now` is this host's estimate because the server has never answered."""
+        return self._estimated
 
     def take(self, key: str, limit: int, window: float, now: float | None = None) -> float:
         """Atomically take one token: 0.0 when taken, else seconds until one frees up."""

@@ -163,6 +163,8 @@ class JobsMonitor:
         self._background: set[asyncio.Task[None]] = set()
         self.page_log: deque[PageReadRecord] = deque(maxlen=PAGE_LOG_LENGTH)
         self._store_down_since: float | None = None
+        self._store_down_at = -math.inf
+        self._store_problem: StitchBudgetStoreUnreachable | None = None
         self._store_logged_at = -math.inf
 
     def __repr__(self) -> str:
@@ -380,8 +382,10 @@ class JobsMonitor:
     def _store_unreachable(self, problem: StitchBudgetStoreUnreachable) -> None:
         """Hold every turn back a while (nothing is sent) and log at a bounded rate; waits go on."""
         local = time.monotonic()
+        self._store_problem = problem
         if self._store_down_since is None:
             self._store_down_since = local
+            self._store_down_at = self.now()
         with contextlib.suppress(StitchBudgetStoreUnreachable):  # no clock yet: the turn is not taken anyway
             self._budget_free_at = self.now() + self.interval * STORE_RETRY_SHARE
         if local - self._store_logged_at >= STORE_PROBLEM_LOG_INTERVAL:
@@ -395,21 +399,35 @@ class JobsMonitor:
             )
 
     def _store_answered(self) -> None:
+        """After an outage: forget the times held back meanwhile (they may be on this host's clock, which
+        stood in for a store never reached), so the store's turn and budget decide the next read."""
         if self._store_down_since is None:
             return
         away = time.monotonic() - self._store_down_since
         self._store_down_since = None
+        self._store_problem = None
         self._store_logged_at = -math.inf
+        self._budget_free_at = self._next_turn_at = -math.inf
+        self._pulled_at = {kind: -math.inf for kind in KINDS}
         logger.info("%s: the budget store answers again after %s", self, human_duration(away))
+
+    def store_outage(self) -> str | None:
+        """The budget store's outage in words while it does not answer (for a wait's failure), else None."""
+        problem = self._store_problem
+        if problem is None:
+            return None
+        return f"the Jobs budget store {problem.location} has not answered since {iso(self._store_down_at)}"
 
     def _catch_up(self, client: StitchClient, kind: str) -> None:
         try:
+            asks_store = self._pull_due(kind) or self._turn_may_be_due()
             self._pull_shared(kind)
             self.take_turn(client)
         except StitchBudgetStoreUnreachable as problem:
             self._store_unreachable(problem)
         else:
-            self._store_answered()
+            if asks_store:  # only an answer tells that the store is back
+                self._store_answered()
 
     async def _acatch_up(self, client: AsyncStitchClient, kind: str) -> None:
         """Take pages other processes read, and the turn when it is due (one waiter of this loop at a time).
@@ -637,9 +655,10 @@ class JobsMonitor:
                 now = self.now()
                 forecast = self.forecast(kind, identities)
                 if limits.deadline is not None and now >= limits.deadline:
+                    outage = self.store_outage()
                     raise StitchWaitTimeout(
                         f"gave up waiting for the {what} at {iso(now)} ({self.pace(forecast)}): "
-                        "the deadline passed"
+                        "the deadline passed" + (f"; {outage}" if outage else "")
                     )
                 if limits.until is not None and now >= limits.until:
                     handed_back = True
