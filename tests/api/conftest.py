@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from stitch_api_testkit import CLIENT_ID, TOKEN, ManualClock
 from tenacity import wait_none
 
 from airflow_provider_stitch.api.budget import InMemoryBudgetBackend, JobsBudget
 from airflow_provider_stitch.api.client import StitchClient
+from tests.api.stitch_api_testkit import CLIENT_ID, TOKEN, ManualClock
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import asyncio
 import httpx
 import pytest
 import respx
-from stitch_api_testkit import BASE, CLIENT_ID, TOKEN
 from tenacity import wait_none
 
 from airflow_provider_stitch.api.aclient import AsyncStitchClient
@@ -18,6 +17,7 @@ from airflow_provider_stitch.api.errors import (
     StitchServerError,
     StitchTransportError,
 )
+from tests.api.stitch_api_testkit import BASE, CLIENT_ID, TOKEN
 
 
 async def _no_sleep(seconds: float) -> None:

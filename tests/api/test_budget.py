@@ -7,7 +7,6 @@ import multiprocessing
 import time
 
 import pytest
-from stitch_api_testkit import ManualClock
 
 from airflow_provider_stitch.api.budget import (
     BudgetBackend,
@@ -17,6 +16,7 @@ from airflow_provider_stitch.api.budget import (
     jobs_window_for,
 )
 from airflow_provider_stitch.api.errors import StitchRateBudgetExhausted
+from tests.api.stitch_api_testkit import ManualClock
 
 
 @pytest.fixture(params=["memory", "sqlite"])

@@ -9,7 +9,6 @@ import pytest
 import requests
 import responses
 from responses import matchers
-from stitch_api_testkit import BASE, CLIENT_ID, TOKEN
 from tenacity import wait_none
 
 from airflow_provider_stitch import __version__
@@ -27,6 +26,7 @@ from airflow_provider_stitch.api.errors import (
     StitchTransportError,
     StitchUnauthorizedError,
 )
+from tests.api.stitch_api_testkit import BASE, CLIENT_ID, TOKEN
 
 NOTIF = f"{BASE}/notifications/public/v1/api"
 SOURCE = {"id": 108726, "stitch_client_id": CLIENT_ID, "type": "platform.github", "display_name": "GitHub"}

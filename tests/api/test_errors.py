@@ -5,7 +5,6 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from stitch_api_testkit import TOKEN, response_bodies
 
 from airflow_provider_stitch.api import errors
 from airflow_provider_stitch.api.errors import (
@@ -20,6 +19,7 @@ from airflow_provider_stitch.api.errors import (
     build_api_error,
     parse_error_body,
 )
+from tests.api.stitch_api_testkit import TOKEN, response_bodies
 
 SHAPES = [
     # plain string (destinations)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from stitch_api_testkit import code_example, doc_examples
 
 from airflow_provider_stitch.api import models
+from tests.api.stitch_api_testkit import code_example, doc_examples
 
 OBJECT_EXAMPLES = [
     ("accounts/account-object.md", models.Account),

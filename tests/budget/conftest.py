@@ -9,10 +9,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from fast_emulator import FAST_SPEED
 
 from airflow_provider_stitch.api.budget import forget_shared_backends
 from airflow_provider_stitch.emulator.harness import EmulatorProcess
+from tests.budget.fast_emulator import FAST_SPEED
 
 REDIS_SERVER = shutil.which("redis-server")
 

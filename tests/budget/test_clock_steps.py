@@ -17,9 +17,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from fast_emulator import FAST_SPEED
 
 from airflow_provider_stitch.emulator.harness import EmulatorProcess
+from tests.budget.fast_emulator import FAST_SPEED
 
 WORKER = Path(__file__).with_name("budget_clock_worker.py")
 #: The emulator's 600-second window in real seconds, plus a half-second margin for latency.

@@ -8,18 +8,13 @@ the store must still see its sync finish within one budget window after it ended
 from __future__ import annotations
 
 import sqlite3
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "monitor"))
-
-from jobs_testkit import completion_times, jobs_env, make_sources, start_jobs  # noqa: E402
-
-from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, JobsBudget  # noqa: E402
-from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend  # noqa: E402
-from airflow_provider_stitch.api.client import StitchClient  # noqa: E402
-from airflow_provider_stitch.api.jobs import EXTRACTIONS, ExtractionWatch, JobsMonitor  # noqa: E402
-from airflow_provider_stitch.api.jobs.monitor import monitor_for_client  # noqa: E402
+from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, JobsBudget
+from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
+from airflow_provider_stitch.api.client import StitchClient
+from airflow_provider_stitch.api.jobs import EXTRACTIONS, ExtractionWatch, JobsMonitor
+from airflow_provider_stitch.api.jobs.monitor import monitor_for_client
+from tests.testkit.jobs import completion_times, jobs_env, make_sources, start_jobs
 
 AHEAD = 3600.0
 TAP_SECONDS = 120.0

@@ -12,27 +12,22 @@ import logging
 import shutil
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "monitor"))
-
-from jobs_testkit import make_sources, start_jobs  # noqa: E402
-
-from airflow_provider_stitch.api.aclient import AsyncStitchClient  # noqa: E402
-from airflow_provider_stitch.api.budget import JobsBudget  # noqa: E402
-from airflow_provider_stitch.api.budget_redis import RedisBudgetBackend  # noqa: E402
-from airflow_provider_stitch.api.client import StitchClient  # noqa: E402
-from airflow_provider_stitch.api.errors import (  # noqa: E402
+from airflow_provider_stitch.api.aclient import AsyncStitchClient
+from airflow_provider_stitch.api.budget import JobsBudget
+from airflow_provider_stitch.api.budget_redis import RedisBudgetBackend
+from airflow_provider_stitch.api.client import StitchClient
+from airflow_provider_stitch.api.errors import (
     StitchBudgetStoreError,
     StitchBudgetStoreUnreachable,
     StitchWaitTimeout,
 )
-from airflow_provider_stitch.api.jobs import ExtractionWatch, JobsMonitor  # noqa: E402
+from airflow_provider_stitch.api.jobs import ExtractionWatch, JobsMonitor
+from tests.testkit.jobs import make_sources, start_jobs
 
 REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server binary is not installed")

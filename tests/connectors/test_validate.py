@@ -5,7 +5,6 @@ from __future__ import annotations
 import pickle
 
 import pytest
-from connector_samples import minimal_properties, sample_value
 
 from airflow_provider_stitch.connectors import (
     PropertiesValidationError,
@@ -16,6 +15,7 @@ from airflow_provider_stitch.connectors import (
     list_connectors,
     validate_properties,
 )
+from tests.testkit.connector_samples import minimal_properties, sample_value
 
 SECRET = "Sup3r-Secret-Value-9f1c"
 ALL_TYPES = [c.type for c in list_connectors()]

@@ -13,7 +13,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from e2e_support import EXAMPLE_DAGS
+
+from tests.e2e.e2e_support import EXAMPLE_DAGS
 
 #: Emulator seconds per real second: a ~10 s replication job ends in half a second.
 E2E_SPEED = 20.0

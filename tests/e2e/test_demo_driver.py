@@ -11,10 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_support import EXAMPLE_DAGS, REPO_ROOT
 
 from airflow_provider_stitch.emulator import dag_runs
 from airflow_provider_stitch.emulator.harness import EmulatorProcess, EmulatorStartError
+from tests.e2e.e2e_support import EXAMPLE_DAGS, REPO_ROOT
 
 
 def test_emulator_child_serves_and_stops_by_pid(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from e2e_support import REPO_ROOT
+from tests.e2e.e2e_support import REPO_ROOT
 
 EXPECTED_DAG_IDS = {"stitch_onboard_source", "stitch_scheduled_sync", "stitch_notifications"}
 

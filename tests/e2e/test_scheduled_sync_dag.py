@@ -7,7 +7,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from e2e_support import create_ready_source
+
+from tests.e2e.e2e_support import create_ready_source
 
 TAP_FAILURE = 'ERROR: permission denied for relation "customers"'
 

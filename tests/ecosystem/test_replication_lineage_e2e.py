@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitor"))
-
-from jobs_testkit import CONN_ID, FakeTaskInstance, JobsEnv, jobs_env, make_sources  # noqa: E402
+from tests.testkit.jobs import CONN_ID, FakeTaskInstance, JobsEnv, jobs_env, make_sources
 
 pytest.importorskip("airflow.providers.openlineage")
 

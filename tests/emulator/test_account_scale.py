@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator_helpers import PG_PROPERTIES, create_postgres
 
 from airflow_provider_stitch.emulator import StitchEmulator, lifecycle
 from airflow_provider_stitch.emulator.job_rows import JobRows
+from tests.emulator.emulator_helpers import PG_PROPERTIES, create_postgres
 
 SELECT_CUSTOMERS = {
     "streams": [

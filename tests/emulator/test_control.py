@@ -8,11 +8,11 @@ import time
 
 import httpx
 import pytest
-from emulator_helpers import create_postgres
 
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.errors import StitchTransportError
 from airflow_provider_stitch.emulator import StitchEmulator
+from tests.emulator.emulator_helpers import create_postgres
 
 
 def test_status_fault_for_next_n_requests(emu: StitchEmulator, http: httpx.Client) -> None:

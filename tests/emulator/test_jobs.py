@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from emulator_helpers import configured_postgres
 
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.errors import StitchAPIError
 from airflow_provider_stitch.emulator import StitchEmulator
+from tests.emulator.emulator_helpers import configured_postgres
 
 
 def test_job_lifecycle(emu: StitchEmulator, client: StitchClient, http: httpx.Client) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import httpx
-from emulator_helpers import PG_PROPERTIES, configured_postgres, create_postgres
 
 from airflow_provider_stitch.emulator import StitchEmulator
 from airflow_provider_stitch.emulator.pages import logs_page_path, source_page_path
+from tests.emulator.emulator_helpers import PG_PROPERTIES, configured_postgres, create_postgres
 
 SCRIPT_NAME = "<script>alert('x')</script>"
 

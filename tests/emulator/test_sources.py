@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from emulator_helpers import PG_PROPERTIES, create_postgres
 
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.models import ReportCard, Source
 from airflow_provider_stitch.emulator import StitchEmulator
+from tests.emulator.emulator_helpers import PG_PROPERTIES, create_postgres
 
 
 def test_missing_or_unknown_token_is_401(emu: StitchEmulator) -> None:

@@ -6,11 +6,11 @@ import json
 
 import httpx
 import pytest
-from emulator_helpers import configured_postgres, create_postgres
 
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.models import StreamSchema
 from airflow_provider_stitch.emulator import StitchEmulator
+from tests.emulator.emulator_helpers import configured_postgres, create_postgres
 
 
 def _select(http: httpx.Client, source_id: int, tap_stream_id: str | None, *entries: dict) -> httpx.Response:

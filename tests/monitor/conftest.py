@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from jobs_testkit import JobsEnv, jobs_env
+
+from tests.testkit.jobs import JobsEnv, jobs_env
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from jobs_testkit import CONN_ID, VirtualTime, make_sources, max_jobs_in_window, start_jobs
 
 from airflow_provider_stitch.api.jobs import KINDS, LOADS, ListSnapshot, Plan, load_identity, monitor_for
+from tests.testkit.jobs import CONN_ID, VirtualTime, make_sources, max_jobs_in_window, start_jobs
 
 LOAD = KINDS[LOADS]
 

@@ -16,7 +16,11 @@ import math
 from dataclasses import dataclass, field
 
 import pytest
-from jobs_testkit import (
+
+from airflow_provider_stitch.api.budget import DEFAULT_JOBS_LIMIT, DEFAULT_JOBS_WINDOW
+from airflow_provider_stitch.api.jobs import monitor as monitor_module
+from airflow_provider_stitch.api.jobs import monitor_for
+from tests.testkit.jobs import (
     CONN_ID,
     VirtualTime,
     completion_times,
@@ -24,10 +28,6 @@ from jobs_testkit import (
     max_jobs_in_window,
     start_jobs,
 )
-
-from airflow_provider_stitch.api.budget import DEFAULT_JOBS_LIMIT, DEFAULT_JOBS_WINDOW
-from airflow_provider_stitch.api.jobs import monitor as monitor_module
-from airflow_provider_stitch.api.jobs import monitor_for
 
 INTERVAL = DEFAULT_JOBS_WINDOW / DEFAULT_JOBS_LIMIT
 

@@ -10,7 +10,9 @@ import asyncio
 import multiprocessing
 
 import pytest
-from jobs_testkit import (
+
+from airflow_provider_stitch.api.jobs import monitor_for
+from tests.testkit.jobs import (
     CONN_ID,
     VirtualTime,
     connection_uri_env,
@@ -19,8 +21,6 @@ from jobs_testkit import (
     run_sensor_worker,
     start_jobs,
 )
-
-from airflow_provider_stitch.api.jobs import monitor_for
 
 FAILURE = "Response returned http error code 401"
 SENSOR_PROCESSES = 4

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from operator_testkit import RecordingTaskInstance, connection_json
 
 from airflow_provider_stitch.emulator.harness import StitchEmulator
+from tests.testkit.operators import RecordingTaskInstance, retry_at_once, wire_default_connection
 
 
 @pytest.fixture
@@ -19,12 +19,10 @@ def context() -> dict[str, Any]:
 @pytest.fixture(autouse=True)
 def no_retry_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries happen at once, so fault tests stay fast."""
-    monkeypatch.setattr("airflow_provider_stitch.api.base.default_retry_wait", lambda: lambda state: 0.0)
+    retry_at_once(monkeypatch)
 
 
 @pytest.fixture
 def emulator(stitch_emulator: StitchEmulator, monkeypatch: pytest.MonkeyPatch) -> StitchEmulator:
     """A reset real-clock emulator with quick connection checks, wired as ``stitch_default``."""
-    stitch_emulator.control.configure(check_seconds=0.0, destination_limit=1)
-    monkeypatch.setenv("AIRFLOW_CONN_STITCH_DEFAULT", connection_json(stitch_emulator))
-    return stitch_emulator
+    return wire_default_connection(stitch_emulator, monkeypatch)

@@ -6,11 +6,11 @@ import json
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowSkipException
-from operator_testkit import connection_json, request_count
 
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.operators import StitchCreateAccountOperator
 from airflow_provider_stitch.operators.accounts import ACCESS_TOKEN_XCOM_KEY
+from tests.testkit.operators import connection_json, request_count
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from operator_testkit import POSTGRES_SOURCE_PROPERTIES
 
 from airflow_provider_stitch import get_provider_info
 from airflow_provider_stitch.hooks.stitch import StitchHook
+from tests.testkit.operators import POSTGRES_SOURCE_PROPERTIES
 
 
 def stitch_form() -> dict[str, Any]:

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
-from operator_testkit import POSTGRES_SOURCE_PROPERTIES
 
 from airflow_provider_stitch.connectors import list_connectors
 from airflow_provider_stitch.operators import (
@@ -21,6 +20,7 @@ from airflow_provider_stitch.operators import (
     StitchUpdateDestinationOperator,
     StitchUpdateSourceOperator,
 )
+from tests.testkit.operators import POSTGRES_SOURCE_PROPERTIES
 
 serialize_rendered = pytest.importorskip("airflow.sdk.execution_time.task_runner")._serialize_rendered_fields
 

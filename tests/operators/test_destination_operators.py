@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
-from operator_testkit import POSTGRES_DESTINATION_PROPERTIES, request_count
 
 from airflow_provider_stitch.connectors import PropertiesValidationError
 from airflow_provider_stitch.operators import (
@@ -14,6 +13,7 @@ from airflow_provider_stitch.operators import (
     StitchDeleteDestinationOperator,
     StitchUpdateDestinationOperator,
 )
+from tests.testkit.operators import POSTGRES_DESTINATION_PROPERTIES, request_count
 
 PASSWORD = POSTGRES_DESTINATION_PROPERTIES["password"]
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import requests
-from operator_testkit import POSTGRES_DESTINATION_PROPERTIES, POSTGRES_SOURCE_PROPERTIES
 
 from airflow_provider_stitch import get_provider_info
 from airflow_provider_stitch.links import (
@@ -28,6 +27,7 @@ from airflow_provider_stitch.operators import (
     StitchSelectStreamsOperator,
     StitchStartReplicationOperator,
 )
+from tests.testkit.operators import POSTGRES_DESTINATION_PROPERTIES, POSTGRES_SOURCE_PROPERTIES
 
 APP = "https://app.stitchdata.com"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
-from operator_testkit import request_count
 
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.operators import StitchCustomEmailOperator, StitchPostLoadHookOperator
+from tests.testkit.operators import request_count
 
 ADDRESS = "data-team@example.com"
 HOOK_URL = "https://hooks.example.com/catch/12345/secret-path"

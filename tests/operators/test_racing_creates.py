@@ -11,7 +11,12 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pytest
-from operator_testkit import POSTGRES_DESTINATION_PROPERTIES, POSTGRES_SOURCE_PROPERTIES, connection_json
+
+from tests.testkit.operators import (
+    POSTGRES_DESTINATION_PROPERTIES,
+    POSTGRES_SOURCE_PROPERTIES,
+    connection_json,
+)
 
 #: Real seconds the emulator holds each create, so that both racers' look-ups come first.
 CREATE_HOLD = 1.0
@@ -31,7 +36,7 @@ def race(emulator: Any, operator_name: str, arguments: dict[str, Any]) -> list[d
 
 
 def _run(*args: Any) -> dict[str, Any]:
-    from race_workers import run_create
+    from tests.operators.race_workers import run_create
 
     return run_create(*args)
 

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AirflowSkipException, TaskDeferred
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitor"))
-
-from jobs_testkit import CONN_ID, FakeTaskInstance, jobs_env, make_sources, start_jobs  # noqa: E402
-
-from airflow_provider_stitch.operators.replication import (  # noqa: E402
+from airflow_provider_stitch.operators.replication import (
     StitchStartReplicationOperator,
     StitchStopReplicationOperator,
 )
-from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger, StitchLoadTrigger  # noqa: E402
+from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger, StitchLoadTrigger
+from tests.testkit.jobs import CONN_ID, FakeTaskInstance, jobs_env, make_sources, start_jobs
 
 
 class Interrupted(Exception):

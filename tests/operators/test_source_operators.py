@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
-from operator_testkit import POSTGRES_SOURCE_PROPERTIES, request_count
 
 from airflow_provider_stitch.connectors import PropertiesValidationError, UnknownConnectionTypeError
 from airflow_provider_stitch.operators import (
@@ -19,6 +18,7 @@ from airflow_provider_stitch.operators import (
     StitchUpdateSourceOperator,
 )
 from airflow_provider_stitch.triggers.connection_check import StitchConnectionCheckTrigger
+from tests.testkit.operators import POSTGRES_SOURCE_PROPERTIES, request_count
 
 PASSWORD = POSTGRES_SOURCE_PROPERTIES["password"]
 
@@ -321,7 +321,8 @@ def test_deferrable_defaults_to_the_airflow_setting(emulator, monkeypatch):
 def test_templated_arguments_render_through_airflow_and_are_validated_then(emulator):
     import pendulum
     from airflow.providers.common.compat.sdk import DAG
-    from operator_testkit import RecordingTaskInstance
+
+    from tests.testkit.operators import RecordingTaskInstance
 
     with DAG("render_check", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
         op = create_op(

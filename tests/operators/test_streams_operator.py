@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
-from operator_testkit import POSTGRES_SOURCE_PROPERTIES, request_count
 
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.stream_selection import StreamSelectionError
 from airflow_provider_stitch.operators import StitchCreateSourceOperator, StitchSelectStreamsOperator
+from tests.testkit.operators import POSTGRES_SOURCE_PROPERTIES, request_count
 
 ORDERS_SPEC = {
     "public-orders": {

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
-from operator_testkit import POSTGRES_DESTINATION_PROPERTIES, request_count
 
 from airflow_provider_stitch.operators import StitchCreateDestinationOperator, StitchCustomEmailOperator
+from tests.testkit.operators import POSTGRES_DESTINATION_PROPERTIES, request_count
 
 #: 200 answers to a list request that carry no list: broken JSON, an empty string, an empty object.
 UNREADABLE_ANSWERS = {

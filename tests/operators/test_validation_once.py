@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from operator_testkit import POSTGRES_DESTINATION_PROPERTIES, POSTGRES_SOURCE_PROPERTIES, request_count
 
 import airflow_provider_stitch.connectors as connectors
 from airflow_provider_stitch.connectors import PropertiesValidationError
@@ -15,6 +14,7 @@ from airflow_provider_stitch.operators import (
     StitchUpdateDestinationOperator,
     StitchUpdateSourceOperator,
 )
+from tests.testkit.operators import POSTGRES_DESTINATION_PROPERTIES, POSTGRES_SOURCE_PROPERTIES, request_count
 
 
 @pytest.fixture

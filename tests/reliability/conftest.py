@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_kinds import let_delayed_answers_finish
-from flow_wiring import FLOW_SPEED, wire_tasks_to
+
+from tests.reliability.fault_kinds import let_delayed_answers_finish
+from tests.reliability.flow_wiring import FLOW_SPEED, wire_tasks_to
 
 
 @pytest.fixture(scope="session")

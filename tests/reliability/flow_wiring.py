@@ -9,7 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from fault_kinds import CLIENT_TIMEOUT, zero_wait
+
+from tests.reliability.fault_kinds import CLIENT_TIMEOUT, zero_wait
 
 #: Emulator seconds per real second for the task flows (a 10 s job ends in 0.2 s).
 FLOW_SPEED = 50.0

@@ -6,13 +6,10 @@ strings) and breaks exactly one property in one known way, so the validator's er
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import string
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -22,8 +19,8 @@ from airflow_provider_stitch.connectors import (
     list_connectors,
     validate_properties,
 )
+from tests.testkit import connector_samples
 
-SAMPLES_FILE = Path(__file__).resolve().parents[1] / "connectors" / "connector_samples.py"
 #: Prefix of every canary credential value; a leak check searches for it.
 CANARY_PREFIX = "CANARY-cred-"
 
@@ -41,16 +38,6 @@ RULE_BREAKERS: dict[str, Any] = {
     "datetime": "sometime soon",
     "pattern": "!!! not matching !!!",
 }
-
-
-def _load_samples() -> ModuleType:
-    """The connector tests' valid sample values (one source of truth for what a valid value is)."""
-    spec = importlib.util.spec_from_file_location("reliability_connector_samples", SAMPLES_FILE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass(frozen=True)
@@ -179,7 +166,7 @@ def cases_for(connector: ConnectorSpec, samples: ModuleType, rng: random.Random)
 
 def generate_invalid_cases(seed: int = 20240601) -> list[InvalidCase]:
     """Invalid property objects for every connector, reproducibly ordered for one ``seed``."""
-    samples = _load_samples()
+    samples = connector_samples
     rng = random.Random(seed)
     cases: list[InvalidCase] = []
     for connector in sorted(list_connectors(), key=lambda c: c.type):

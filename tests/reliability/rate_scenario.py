@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fault_kinds import CLIENT_TIMEOUT, zero_wait
-
 from airflow_provider_stitch.api.budget import InMemoryBudgetBackend, JobsBudget
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.jobs import ExtractionWatch, JobsMonitor, LoadWatch, account_key
+from tests.reliability.fault_kinds import CLIENT_TIMEOUT, zero_wait
 
 JOBS_LIMIT = 30
 WINDOW = 600.0

@@ -7,10 +7,10 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from invalid_properties import CANARY_PREFIX, InvalidCase, generate_invalid_cases
 
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.connectors import PropertiesValidationError, list_connectors
+from tests.reliability.invalid_properties import CANARY_PREFIX, InvalidCase, generate_invalid_cases
 
 CASES = generate_invalid_cases()
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import airflow
 import pytest
-from fault_kinds import FAULT_SEED
-from task_flows import account_census
+
+from tests.reliability.fault_kinds import FAULT_SEED
+from tests.reliability.task_flows import account_census
 
 pytestmark = pytest.mark.skipif(
     int(airflow.__version__.split(".")[0]) < 3,

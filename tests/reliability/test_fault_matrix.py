@@ -8,7 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from fault_kinds import (
+
+from tests.reliability.fault_kinds import (
     CLIENT_TIMEOUT,
     FAULT_KINDS,
     TIMEOUT_FAULT_DELAY,
@@ -17,8 +18,8 @@ from fault_kinds import (
     persistent_faults,
     random_faults,
 )
-from flow_wiring import scaled_sleep
-from task_flows import (
+from tests.reliability.flow_wiring import scaled_sleep
+from tests.reliability.task_flows import (
     DESTINATION_NAME,
     SOURCE_NAME,
     FlowResult,

@@ -11,8 +11,9 @@ import re
 from typing import Any
 
 import pytest
-from fault_kinds import WRITES_AND_JOBS_READS, burst_faults, random_faults
-from test_fault_matrix import assert_clean_outcome, run_both_flows
+
+from tests.reliability.fault_kinds import WRITES_AND_JOBS_READS, burst_faults, random_faults
+from tests.reliability.test_fault_matrix import assert_clean_outcome, run_both_flows
 
 CREATES = (r"^/v4/destinations$", r"^/v4/sources$")
 

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fault_kinds import (
+
+from airflow_provider_stitch.api.client import StitchClient
+from tests.reliability.fault_kinds import (
     FAULT_KINDS,
     JOBS_PATHS,
     burst_faults,
@@ -19,7 +21,7 @@ from fault_kinds import (
     persistent_faults,
     random_faults,
 )
-from rate_scenario import (
+from tests.reliability.rate_scenario import (
     HORIZON,
     JOBS_LIMIT,
     WINDOW,
@@ -29,8 +31,6 @@ from rate_scenario import (
     wait_for_everything,
     waiting_client,
 )
-
-from airflow_provider_stitch.api.client import StitchClient
 
 
 @pytest.fixture

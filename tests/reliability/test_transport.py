@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 import requests
-from loopback_servers import SilentServer, UntrustedTlsServer
 
 from airflow_provider_stitch.api.aclient import AsyncStitchClient
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.errors import StitchTransportError
 from airflow_provider_stitch.api.urls import UnsafeURLError, check_base_url, resolve_on_api_host
+from tests.reliability.loopback_servers import SilentServer, UntrustedTlsServer
 
 TOKEN = "ac_transport-canary-token-0123456789"
 #: Timeout of each request against the silent server, and the attempts allowed.

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hostile_servers import HostileServer
 
 from airflow_provider_stitch.api.aclient import AsyncStitchClient
 from airflow_provider_stitch.api.budget import InMemoryBudgetBackend
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.errors import StitchMalformedResponseError
+from tests.security.hostile_servers import HostileServer
 
 TOKEN = "ac_malformed-canary-93d1"
 DEEP = 100_000

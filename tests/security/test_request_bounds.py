@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hostile_servers import EndlessServer, TricklingServer, closed_port
 
 from airflow_provider_stitch.api.aclient import AsyncStitchClient
 from airflow_provider_stitch.api.client import StitchClient
@@ -25,6 +24,7 @@ from airflow_provider_stitch.api.errors import (
     StitchResponseTooLarge,
     StitchTransportError,
 )
+from tests.security.hostile_servers import EndlessServer, TricklingServer, closed_port
 
 TOKEN = "ac_bounds-canary-51c0"
 #: Slack allowed on top of a bound: a loaded 2-core CI box.

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hostile_servers import ScriptedServer, TokenTrap, json_reply
 
 from airflow_provider_stitch.api.aclient import AsyncStitchClient
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.errors import StitchMalformedResponseError
 from airflow_provider_stitch.api.urls import UnsafeURLError
+from tests.security.hostile_servers import ScriptedServer, TokenTrap, json_reply
 
 TOKEN = "ac_differential-canary-7f3a9c"
 H = "127.0.0.1"

@@ -1,15 +1,10 @@
-"""Fixtures shared with the JobsMonitor tests (helpers live in tests/monitor/jobs_testkit.py)."""
+"""Fixtures shared with the JobsMonitor tests (helpers live in tests/testkit/jobs.py)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "monitor"))
-
-from jobs_testkit import JobsEnv, jobs_env  # noqa: E402
+from tests.testkit.jobs import JobsEnv, jobs_env
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ executor safeguard (a warning on 2.11, an error with ``allow_nested_operators=Fa
 from __future__ import annotations
 
 import pytest
-from jobs_testkit import CONN_ID, make_sources, start_jobs
 
 from airflow_provider_stitch.sensors import StitchExtractionSensor, StitchLoadSensor
 from airflow_provider_stitch.sensors.replication import _StitchJobSensor
+from tests.testkit.jobs import CONN_ID, make_sources, start_jobs
 
 
 def safeguard_and_sentinel():

@@ -10,11 +10,11 @@ from airflow.providers.common.compat.sdk import (
     PokeReturnValue,
     TaskDeferred,
 )
-from jobs_testkit import CONN_ID, FakeTaskInstance, make_sources, start_jobs
 
 from airflow_provider_stitch.api.jobs import forget_monitors
 from airflow_provider_stitch.sensors import StitchExtractionSensor, StitchLoadSensor
 from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger, StitchLoadTrigger
+from tests.testkit.jobs import CONN_ID, FakeTaskInstance, make_sources, start_jobs
 
 
 def started_job(env, tap_seconds=40.0, **scenario):

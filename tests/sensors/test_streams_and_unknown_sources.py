@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AssetAlias
-from jobs_testkit import CONN_ID, JobsEnv, make_sources, start_jobs
 
 from airflow_provider_stitch.sensors import StitchExtractionSensor, StitchLoadSensor
+from tests.testkit.jobs import CONN_ID, JobsEnv, make_sources, start_jobs
 
 POSTGRES_SOURCE = {
     "host": "db.example.com",

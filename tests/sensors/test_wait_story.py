@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 import pytest
 import structlog
 from airflow.providers.common.compat.sdk import AirflowException
-from jobs_testkit import CONN_ID, FakeTaskInstance, JobsEnv, make_sources, start_jobs
 
 from airflow_provider_stitch.api.jobs import forget_monitors, progress
 from airflow_provider_stitch.operators.replication import StitchStartReplicationOperator
 from airflow_provider_stitch.sensors import StitchExtractionSensor, StitchLoadSensor
+from tests.testkit.jobs import CONN_ID, FakeTaskInstance, JobsEnv, make_sources, start_jobs
 
 #: An epoch number such as 1795964615.0 (ten digits from 2001 to 2286).
 RAW_EPOCH = re.compile(r"\b[1-9]\d{9}(\.\d+)?\b")

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import structlog
 from airflow.providers.common.compat.sdk import TaskDeferred
-from jobs_testkit import CONN_ID, FakeTaskInstance, make_sources, run_triggers, start_jobs
 
 from airflow_provider_stitch.api.jobs import progress
 from airflow_provider_stitch.operators.replication import StitchStartReplicationOperator
 from airflow_provider_stitch.sensors import StitchLoadSensor
 from airflow_provider_stitch.triggers.connection_check import StitchConnectionCheckTrigger
 from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger, StitchLoadTrigger
+from tests.testkit.jobs import CONN_ID, FakeTaskInstance, make_sources, run_triggers, start_jobs
 
 HOOK_PARAMS = {"timeout": 0.5, "max_attempts": 1}
 

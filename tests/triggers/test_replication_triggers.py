@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from jobs_testkit import CONN_ID, make_sources, run_triggers, start_jobs
 
 from airflow_provider_stitch.triggers.replication import (
     StitchExtractionTrigger,
     StitchLoadTrigger,
     read_event,
 )
+from tests.testkit.jobs import CONN_ID, make_sources, run_triggers, start_jobs
 
 
 def started_job(env, tap_seconds=40.0, **scenario):

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from waits_testkit import CONN_ID, WaitsAccount
 
 from airflow_provider_stitch.emulator.harness import StitchEmulator
+from tests.waits.waits_testkit import CONN_ID, WaitsAccount
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
-from waits_testkit import CONN_ID, RecordingTaskInstance, WaitsAccount, worker_clock_skewed
 
 from airflow_provider_stitch.operators.replication import StitchStartReplicationOperator
+from tests.waits.waits_testkit import CONN_ID, RecordingTaskInstance, WaitsAccount, worker_clock_skewed
 
 START_PATH = r"^/v4/sources/\d+/sync$"
 

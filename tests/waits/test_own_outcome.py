@@ -11,7 +11,11 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, AssetAlias
-from waits_testkit import (
+
+from airflow_provider_stitch.api.jobs import to_epoch
+from airflow_provider_stitch.operators.replication import StitchStartReplicationOperator
+from airflow_provider_stitch.sensors import StitchExtractionSensor, StitchLoadSensor
+from tests.waits.waits_testkit import (
     CONN_ID,
     RecordingOutletEvents,
     RecordingTaskInstance,
@@ -19,10 +23,6 @@ from waits_testkit import (
     outcome_of,
     poke_until_done,
 )
-
-from airflow_provider_stitch.api.jobs import to_epoch
-from airflow_provider_stitch.operators.replication import StitchStartReplicationOperator
-from airflow_provider_stitch.sensors import StitchExtractionSensor, StitchLoadSensor
 
 SPEEDS = [pytest.param(1.0, marks=pytest.mark.slow, id="speed-1"), 10.0, 20.0]
 

@@ -1,9 +1,11 @@
-"""Shared test data and helpers for the operator tests (imported by conftest and the test modules)."""
+"""Test data and helpers of the operator tests, shared with the trigger tests and the benchmarks."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+import pytest
 
 from airflow_provider_stitch.emulator.harness import StitchEmulator
 
@@ -49,3 +51,22 @@ def connection_json(emulator: StitchEmulator, **extra: Any) -> str:
 def request_count(emulator: StitchEmulator) -> int:
     """Requests the emulator's API (not its control endpoints) has served since the last reset."""
     return int(emulator.control.stats(include_log=False)["requests"]["total"])
+
+
+def wire_default_connection(emulator: StitchEmulator, monkeypatch: pytest.MonkeyPatch) -> StitchEmulator:
+    """Point ``stitch_default`` at a reset real-clock emulator whose connection checks end at once.
+
+    :param emulator: the reset emulator (the ``stitch_emulator`` fixture).
+    :param monkeypatch: the test's monkeypatch, which undoes the setting afterwards.
+    """
+    emulator.control.configure(check_seconds=0.0, destination_limit=1)
+    monkeypatch.setenv("AIRFLOW_CONN_STITCH_DEFAULT", connection_json(emulator))
+    return emulator
+
+
+def retry_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the clients retry without waiting, so fault tests stay fast.
+
+    :param monkeypatch: the test's monkeypatch, which undoes the change afterwards.
+    """
+    monkeypatch.setattr("airflow_provider_stitch.api.base.default_retry_wait", lambda: lambda state: 0.0)

@@ -8,10 +8,10 @@ from itertools import pairwise
 from typing import Any
 
 import pytest
-from operator_testkit import POSTGRES_SOURCE_PROPERTIES
 
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.models import ConnectionCheck
+from airflow_provider_stitch.emulator.harness import StitchEmulator
 from airflow_provider_stitch.triggers.connection_check import (
     CHECK_FAILED,
     CHECK_RUNNING,
@@ -19,8 +19,16 @@ from airflow_provider_stitch.triggers.connection_check import (
     StitchConnectionCheckTrigger,
     read_connection_check,
 )
+from tests.testkit.operators import POSTGRES_SOURCE_PROPERTIES, retry_at_once, wire_default_connection
 
 CLASSPATH = "airflow_provider_stitch.triggers.connection_check.StitchConnectionCheckTrigger"
+
+
+@pytest.fixture
+def emulator(stitch_emulator: StitchEmulator, monkeypatch: pytest.MonkeyPatch) -> StitchEmulator:
+    """A reset real-clock emulator wired as ``stitch_default``; clients retry without waiting."""
+    retry_at_once(monkeypatch)
+    return wire_default_connection(stitch_emulator, monkeypatch)
 
 
 def make_source(emulator, **properties: Any) -> int:

@@ -1,0 +1,1 @@
+"""Helpers shared by more than one test folder (and nothing else): imported as ``tests.testkit.<module>``."""
