@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_stitch.api.client import StitchClient
     from airflow_provider_stitch.api.jobs import ExtractionOutcome, ExtractionWatch, JobsMonitor
+    from airflow_provider_stitch.api.jobs.own_jobs import OwnJob, OwnJobRecords, TaskIdentity
     from airflow_provider_stitch.api.jobs.progress import WaitProgress
     from airflow_provider_stitch.api.jobs.starts import RowBeforeStart, SyncStart
 
@@ -93,50 +94,45 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
         self.end_from_trigger = end_from_trigger
         self._running_source: int | None = None
         self._progress: WaitProgress | None = None
+        self._own_job: tuple[OwnJobRecords, TaskIdentity] | None = None
 
     # ------------------------------------------------------------------ start
 
     def execute(self, context: Context) -> str | None:
-        """Start the sync (or attach), then wait as configured."""
+        """Start the sync (or attach, or go on with an earlier try's job), then wait as configured."""
         from airflow_provider_stitch.api.jobs import ExtractionWatch
-        from airflow_provider_stitch.api.jobs.starts import read_row_before_start
+        from airflow_provider_stitch.api.jobs.own_jobs import OwnJob
+        from airflow_provider_stitch.api.jobs.starts import RowBeforeStart, read_row_before_start
 
         source_id = int(self.source_id)
         client = self.client
         monitor = self._monitor(client)
-        before = read_row_before_start(client, monitor, source_id)
-        start = self._start(client, monitor, before)
-        if start.already_running:
-            if self.if_running == "fail":
-                raise AirflowException(f"source {source_id} already has a running job: {start.message}")
-            if self.if_running == "skip":
-                raise AirflowSkipException(f"source {source_id} already has a running job; skipping")
-            self.log.info(f"Source {source_id} already has a running job; attaching to it")
-        elif start.own:
-            job = start.job_name or "the running job"
-            self.log.info(
-                f"The answer to the start of source {source_id} was lost; {job} is this task's own "
-                f"({start.attempts} start(s) sent)"
-            )
+        self._own_job = self._own_job_place(context)
+        earlier = self._earlier_try(client, monitor, context, source_id)
+        if isinstance(earlier, OwnJob):
+            job_name: str | None = earlier.job_name
+            before = RowBeforeStart(source_id, earlier.previous_known, earlier.previous_job)
         else:
-            self.log.info(f"Started Stitch job {start.job_name} for source {source_id}")
-        push_stitch_source(
-            context, client.client_id, source_id, api_url=client.base_url, job_name=start.job_name
-        )
+            before = earlier or read_row_before_start(client, monitor, source_id)
+            start = self._start(client, monitor, before)
+            self._log_start(source_id, start)
+            job_name = start.job_name
+            self._remember_own_job(context, source_id, start, before)
+        push_stitch_source(context, client.client_id, source_id, api_url=client.base_url, job_name=job_name)
         context["ti"].xcom_push(
             key=STITCH_JOB_XCOM_KEY,
             value={
-                "job_name": start.job_name,
+                "job_name": job_name,
                 "source_id": source_id,
                 "previous_job": before.job_name,
                 "previous_known": before.known,
             },
         )
         if not self.wait_for_completion:
-            return start.job_name
+            return job_name
         self._running_source = source_id
         watch = ExtractionWatch(
-            source_id, start.job_name, previous_job=before.job_name, previous_known=before.known
+            source_id, job_name, previous_job=before.job_name, previous_known=before.known
         )
         deadline = monitor.now() + self.timeout
         if self.deferrable:
@@ -154,10 +150,105 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
         except StitchDeadlineExceeded:
             with stitch_deadline(STOP_AFTER_DEADLINE_SECONDS):
                 self._stop_and_fail(monitor, deadline)
+        self._forget_own_job()
         if self.wait_for_loads:
             self.attach_destination_assets(context)
         self._running_source = None
-        return outcome.job_name if start.job_name is None else start.job_name
+        return outcome.job_name if job_name is None else job_name
+
+    def _log_start(self, source_id: int, start: SyncStart) -> None:
+        """Tell what the start led to; fail or skip on someone else's running job as ``if_running`` says."""
+        if start.already_running:
+            if self.if_running == "fail":
+                raise AirflowException(f"source {source_id} already has a running job: {start.message}")
+            if self.if_running == "skip":
+                raise AirflowSkipException(f"source {source_id} already has a running job; skipping")
+            self.log.info(f"Source {source_id} already has a running job; attaching to it")
+        elif start.own:
+            job = start.job_name or "the running job"
+            self.log.info(
+                f"The answer to the start of source {source_id} was lost; {job} is this task's own "
+                f"({start.attempts} start(s) sent)"
+            )
+        else:
+            self.log.info(f"Started Stitch job {start.job_name} for source {source_id}")
+
+    # ------------------------------------------------------------------ an earlier try's job
+
+    def _own_job_place(self, context: Context) -> tuple[OwnJobRecords, TaskIdentity] | None:
+        """Where this task instance's started job is recorded; None when nothing is (see ``own_jobs``).
+
+        A task that does not wait ends once the start is answered, and one that ends in the triggerer
+        cannot forget its record, so neither records.
+        """
+        from airflow_provider_stitch.api.jobs.own_jobs import OwnJobRecords, task_identity_of
+
+        if not self.wait_for_completion or self.end_from_trigger:
+            return None
+        task = task_identity_of(context.get("ti"))
+        return None if task is None else (OwnJobRecords(self.client.jobs_budget), task)
+
+    def _earlier_try(
+        self, client: StitchClient, monitor: JobsMonitor, context: Context, source_id: int
+    ) -> OwnJob | RowBeforeStart | None:
+        """On a later try: the earlier try's job to go on with, or (it failed) the row read to decide so.
+
+        None when there is nothing to decide (a first try, or no record): the start reads the row itself.
+        """
+        from airflow_provider_stitch.api.jobs.own_jobs import decide_retry
+        from airflow_provider_stitch.api.jobs.starts import RowBeforeStart, read_row_since
+
+        try_number = _try_number(context)
+        if self._own_job is None or try_number <= 1:
+            return None
+        records, task = self._own_job
+        job = records.recall(task, source_id)
+        if job is None:
+            self.log.info(
+                f"Try {try_number} of {task}: no job of source {source_id} recorded by an earlier try "
+                "(none started, or it ended); starting as a first try does"
+            )
+            return None
+        # A row read now that tells the job ended decides at once; else wait (bounded) for a fresh read.
+        since, budget = monitor.now(), client.jobs_budget
+        read_at, row = read_row_since(client, monitor, source_id, since=since, max_wait=0.0, sleep=self.sleep)
+        decision = decide_retry(job, row)
+        if decision.outcome is None and (read_at is None or read_at < since):
+            read_at, row = read_row_since(
+                client,
+                monitor,
+                source_id,
+                since=since,
+                max_wait=3 * budget.window / budget.limit,
+                sleep=self.sleep,
+            )
+            decision = decide_retry(job, row)
+        self.log.info(decision.describe(job, try_number))
+        if not decision.start_new:
+            return job
+        return RowBeforeStart.from_read(source_id, read_at, row)
+
+    def _remember_own_job(
+        self, context: Context, source_id: int, start: SyncStart, before: RowBeforeStart
+    ) -> None:
+        """Record the job this try started (before any wait), or forget an earlier try's on someone else's."""
+        from airflow_provider_stitch.api.jobs.own_jobs import OwnJob
+
+        if self._own_job is None:
+            return
+        records, task = self._own_job
+        if start.already_running and not start.own:
+            records.forget(task, source_id)
+            return
+        job = OwnJob(source_id, start.job_name, before.job_name, before.known, _try_number(context))
+        records.remember(task, job)
+
+    def _forget_own_job(self) -> None:
+        """This try reached its end (a Stitch outcome): a later try of the task starts anew."""
+        if self._own_job is not None:
+            records, task = self._own_job
+            records.forget(task, int(self.source_id))
+            self._own_job = None
 
     def _start(self, client: StitchClient, monitor: JobsMonitor, before: RowBeforeStart) -> SyncStart:
         """Send the start one attempt at a time (a resend may meet this task's own job, see ``starts``)."""
@@ -237,6 +328,7 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
 
         client = self.client
         what = self._stop_quietly(client)
+        self._forget_own_job()
         raise AirflowException(
             f"Stitch job of source {self.source_id} did not finish within {human_duration(self.timeout)}; {what}"
         )
@@ -281,6 +373,7 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
                     story.loads_finished(loads, watch.streams)
                     self.record_landed_streams(loads.loaded_at)
                     if not loads.succeeded:
+                        self._forget_own_job()
                         raise AirflowException(
                             f"Stitch loads of source {self.source_id} failed: {loads.message}"
                         )
@@ -295,6 +388,7 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
         if outcome.succeeded:
             return
         self._running_source = None
+        self._forget_own_job()
         self._log_logs_location(client, outcome.job_name)
         raise AirflowException(
             f"Stitch job {outcome.job_name} of source {self.source_id} failed in the {outcome.failed_phase} "
@@ -335,6 +429,9 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
 
         self._running_source = None
         log_event_outcome(self.log, f"source {self.source_id}", event)
+        if _ends_the_try(event):
+            self._own_job = self._own_job_place(context)
+            self._forget_own_job()
         self.record_landed_streams(landed_streams_of(event))
         what = f"Stitch job of source {self.source_id}"
         try:
@@ -370,6 +467,21 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
             return
         what = self._stop_quietly(self.client)
         self.log.info("Task killed: %s (source %s)", what, self.source_id)
+
+
+def _ends_the_try(event: Any) -> bool:
+    """True when a trigger event is a Stitch outcome (or our deadline), not a wait that broke down."""
+    from airflow_provider_stitch.triggers.replication import FAILED, SUCCESS, TIMEOUT
+
+    if isinstance(event, dict):
+        return event.get("status") in (SUCCESS, FAILED, TIMEOUT)
+    return event == SUCCESS
+
+
+def _try_number(context: Context) -> int:
+    """The running try of the task (1 when the context does not say)."""
+    number = getattr(context.get("ti"), "try_number", None)
+    return number if isinstance(number, int) and not isinstance(number, bool) else 1
 
 
 class StitchStopReplicationOperator(StitchHookMixin, BaseOperator):

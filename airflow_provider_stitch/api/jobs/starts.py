@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_stitch.api.errors import StitchAPIError, StitchTransportError
 from airflow_provider_stitch.api.jobs.decisions import EXTRACTIONS, ExtractionWatch, is_newer_job
@@ -39,6 +39,16 @@ class RowBeforeStart:
     known: bool
     job_name: str | None = None
 
+    @classmethod
+    def from_read(cls, source_id: int, read_at: float | None, row: dict[str, Any] | None) -> RowBeforeStart:
+        """The row as :func:`read_row_since` answered it.
+
+        :param source_id: the source.
+        :param read_at: when it was read (None: never).
+        :param row: the row (None: no row).
+        """
+        return cls(int(source_id), known=read_at is not None, job_name=_job_name_of(row))
+
 
 @dataclass(frozen=True)
 class SyncStart:
@@ -58,12 +68,15 @@ class SyncStart:
     attempts: int = 1
 
 
-def _row_of(monitor: JobsMonitor, identity: str) -> tuple[float | None, str | None]:
-    """When the source's row was last read (monitor clock) and the job it names."""
+def _row_of(monitor: JobsMonitor, identity: str) -> tuple[float | None, dict[str, Any] | None]:
+    """When the source's row was last read (monitor clock) and the row itself (None: no row)."""
     snapshot = monitor.snapshots[EXTRACTIONS]
-    row = snapshot.rows.get(identity) or {}
-    name = row.get("job_name")
-    return snapshot.checked.get(identity), (str(name) if name else None)
+    return snapshot.checked.get(identity), snapshot.rows.get(identity)
+
+
+def _job_name_of(row: dict[str, Any] | None) -> str | None:
+    name = (row or {}).get("job_name")
+    return str(name) if name else None
 
 
 def read_row_before_start(client: StitchClient, monitor: JobsMonitor, source_id: int) -> RowBeforeStart:
@@ -79,8 +92,47 @@ def read_row_before_start(client: StitchClient, monitor: JobsMonitor, source_id:
         monitor.check_extraction(client, ExtractionWatch(int(source_id)))
     finally:
         monitor.unwatch(EXTRACTIONS, [identity])
-    read_at, name = _row_of(monitor, identity)
-    return RowBeforeStart(int(source_id), known=read_at is not None, job_name=name)
+    read_at, row = _row_of(monitor, identity)
+    return RowBeforeStart(int(source_id), known=read_at is not None, job_name=_job_name_of(row))
+
+
+def read_row_since(
+    client: StitchClient,
+    monitor: JobsMonitor,
+    source_id: int,
+    *,
+    since: float,
+    max_wait: float,
+    sleep: Callable[[float], None],
+) -> tuple[float | None, dict[str, Any] | None]:
+    """The source's extraction row, read at or after ``since`` (monitor clock) if that happens in time.
+
+    Waits at most ``max_wait`` seconds for such a read (pages are read in the monitor's turns); answers
+    ``(read_at, row)`` of the latest read, which is older than ``since`` when none came in time
+    (``read_at`` None: never read).
+
+    :param client: the task's client.
+    :param monitor: the account's monitor.
+    :param source_id: the source.
+    :param since: monitor time the read must not be older than.
+    :param max_wait: seconds to wait for that read.
+    :param sleep: blocks for some seconds.
+    """
+    identity = str(int(source_id))
+    give_up = monitor.now() + max_wait
+    monitor.watch(EXTRACTIONS, [identity])
+    try:
+        while True:
+            monitor.check_extraction(client, ExtractionWatch(int(source_id)))
+            read_at, row = _row_of(monitor, identity)
+            if read_at is not None and read_at >= since:
+                return read_at, row
+            now = monitor.now()
+            if now >= give_up:
+                return read_at, row
+            sleep(min(max(monitor.next_check_in(EXTRACTIONS), 0.5), give_up - now))
+    finally:
+        monitor.unwatch(EXTRACTIONS, [identity])
 
 
 def job_finished_since(
@@ -105,21 +157,12 @@ def job_finished_since(
     """
     if not before.known:
         return None
-    identity = str(before.source_id)
-    give_up = monitor.now() + max_wait
-    monitor.watch(EXTRACTIONS, [identity])
-    try:
-        while True:
-            monitor.check_extraction(client, ExtractionWatch(before.source_id))
-            read_at, name = _row_of(monitor, identity)
-            if read_at is not None and read_at >= since:
-                break
-            now = monitor.now()
-            if now >= give_up:
-                return None
-            sleep(min(max(monitor.next_check_in(EXTRACTIONS), 0.5), give_up - now))
-    finally:
-        monitor.unwatch(EXTRACTIONS, [identity])
+    read_at, row = read_row_since(
+        client, monitor, before.source_id, since=since, max_wait=max_wait, sleep=sleep
+    )
+    name = _job_name_of(row)
+    if read_at is None or read_at < since:
+        return None
     if not name or name == before.job_name or is_newer_job(name, before.job_name) is False:
         return None
     return name
@@ -182,4 +225,11 @@ def start_own_sync(
     raise AssertionError("the start loop ended without an answer")  # pragma: no cover
 
 
-__all__ = ["RowBeforeStart", "SyncStart", "job_finished_since", "read_row_before_start", "start_own_sync"]
+__all__ = [
+    "RowBeforeStart",
+    "SyncStart",
+    "job_finished_since",
+    "read_row_before_start",
+    "read_row_since",
+    "start_own_sync",
+]
