@@ -329,8 +329,10 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
         client = self.client
         what = self._stop_quietly(client)
         self._forget_own_job()
+        outage = monitor.store_outage()
         raise AirflowException(
             f"Stitch job of source {self.source_id} did not finish within {human_duration(self.timeout)}; {what}"
+            + (f"; {outage}" if outage else "")
         )
 
     def _wait_in_worker(
@@ -403,7 +405,12 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
         from airflow_provider_stitch.api.errors import StitchError
 
         path = ENDPOINTS["get_extraction_logs"].path(stitch_client_id=client.client_id, job_name=job_name)
-        if client.jobs_budget.seconds_until_available() == 0:
+        try:
+            affordable = client.jobs_budget.seconds_until_available() == 0
+        except StitchError as problem:  # a budget store that does not answer must not fail the task here
+            self.log.error("Extraction logs of %s: GET %s (skipped now: %s)", job_name, path, problem)
+            return
+        if affordable:
             try:
                 url = client.get_extraction_logs_url(job_name)
             except StitchError as problem:
