@@ -146,7 +146,8 @@ class OwnJobRecords:
     Every call is best effort: a store that fails is logged (without its password) and the call answers as
     if no record existed, so a task never fails or stops waiting because of it.
 
-    :param budget: the account's Jobs budget (its key names the Stitch client, its backend is the store).
+    :param budget: the account's Jobs budget (its key names the Stitch client, its backend is the store, its
+        injected clock, if any, the records' timeline).
     :param ttl: seconds a record is kept.
     """
 
@@ -168,8 +169,9 @@ class OwnJobRecords:
             return False
         payload = json.dumps(asdict(job))
         key = self.key(task, job.source_id)
+        at = self.budget.injected_now()
         return self._call(
-            "record", job.source_id, lambda: self.budget.backend.put_record(key, payload, self.ttl)
+            "record", job.source_id, lambda: self.budget.backend.put_record(key, payload, self.ttl, at)
         )
 
     def recall(self, task: TaskIdentity, source_id: int) -> OwnJob | None:
@@ -179,8 +181,8 @@ class OwnJobRecords:
         :param source_id: the source.
         """
         found: list[str | None] = []
-        key = self.key(task, source_id)
-        if not self._call("read", source_id, lambda: found.append(self.budget.backend.get_record(key))):
+        key, at = self.key(task, source_id), self.budget.injected_now()
+        if not self._call("read", source_id, lambda: found.append(self.budget.backend.get_record(key, at))):
             return None
         payload = found[0] if found else None
         return None if payload is None else _own_job_from(payload, int(source_id))
