@@ -34,21 +34,23 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "monitor"))
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="stitch-bench-"))
-
-import jobs_testkit as kit  # noqa: E402
+if "AIRFLOW_HOME" not in os.environ:  # a private Airflow home when run as a script
+    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="stitch-bench-")
 
 from airflow_provider_stitch.api.budget import DEFAULT_JOBS_LIMIT, DEFAULT_JOBS_WINDOW  # noqa: E402
 from airflow_provider_stitch.api.jobs.decisions import to_epoch  # noqa: E402
-from airflow_provider_stitch.emulator.harness import EmulatorControl, EmulatorProcess  # noqa: E402
+from airflow_provider_stitch.emulator.dag_runs import stitch_connection_json  # noqa: E402
+from airflow_provider_stitch.emulator.harness import (  # noqa: E402
+    EmulatorControl,
+    EmulatorProcess,
+    VirtualTime,
+)
 
 DEFAULT_WAITS = (500, 1000, 2000, 5000)
 DEFAULT_SENSORS = 200
@@ -59,6 +61,19 @@ SENSOR_STEP = 10.0
 TURN = DEFAULT_JOBS_WINDOW / DEFAULT_JOBS_LIMIT
 PAGE_SIZE = 100
 LAG_PROBE = 0.01
+CONN_ID = "stitch_rate_bench"
+#: What a sensor worker writes in its ``rounds`` slot once every sensor is done.
+ROUNDS_DONE = 10**9
+DESTINATION = {
+    "host": "warehouse.example.com",
+    "port": 5432,
+    "username": "loader",
+    "password": "not-a-real-password",
+    "database": "analytics",
+    "encryption_type": "none",
+    "ssl": "false",
+}
+FRESHDESK = {"api_key": "not-a-real-key", "domain": "acme", "start_date": "2024-01-01T00:00:00Z"}
 
 
 def tap_seconds(index: int) -> float:
@@ -75,6 +90,112 @@ def rss_bytes() -> int:
     """Resident memory of this process."""
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def connection_env(emulator: Any, budget_path: str, conn_id: str = CONN_ID) -> tuple[str, str]:
+    """Environment variable name and JSON value of an Airflow connection to the emulator's primary account.
+
+    :param emulator: the emulator (``base_url``, ``token``, ``client_id``).
+    :param budget_path: the SQLite Jobs budget the connection's tasks share.
+    :param conn_id: the connection id.
+    """
+    extra = {"budget_backend": "sqlite", "budget_location": budget_path}
+    value = stitch_connection_json(emulator.base_url, emulator.token, emulator.client_id, extra=extra)
+    return f"AIRFLOW_CONN_{conn_id.upper()}", value
+
+
+def pin_budget_clock(clock: Callable[[], float]) -> Callable[[], float]:
+    """Make every JobsBudget built from now on use ``clock``; returns the previous default.
+
+    :param clock: the clock budgets read (the emulator's, over HTTP or mirrored).
+    """
+    from airflow_provider_stitch.api.budget import JobsBudget
+
+    defaults = JobsBudget.__init__.__kwdefaults__
+    previous = defaults["clock"]
+    defaults["clock"] = clock
+    return previous  # type: ignore[no-any-return]
+
+
+def run_sensor_worker(task: dict[str, Any]) -> dict[int, tuple[str, str | None]]:
+    """Poke extraction sensors in this (separate) process until each is done; the emulator clock is read over HTTP.
+
+    :param task: ``base_url``, ``conn_id`` and ``conn_env`` (its variable's name, value), ``waits`` [(source_id, job_name, after)],
+        ``poke_interval`` (emulator seconds), ``real_timeout`` (seconds) and ``lock``, held while poking;
+        optionally ``rounds`` (a shared list) and ``index``: the worker counts its rounds of pokes there;
+        optionally ``stagger`` (emulator seconds): first pokes are spread over one poke interval in such steps.
+    """
+    return _poke_sensors(task)[0]
+
+
+def run_timed_sensor_worker(task: dict[str, Any]) -> tuple[dict[int, tuple[str, str | None, float]], float]:
+    """Like :func:`run_sensor_worker`, with the emulator time each sensor finished; and this process's CPU seconds.
+
+    :param task: as for :func:`run_sensor_worker`.
+    """
+    cpu = time.process_time()
+    results, noticed = _poke_sensors(task)
+    timed = {
+        source_id: (status, message, noticed[source_id]) for source_id, (status, message) in results.items()
+    }
+    return timed, time.process_time() - cpu
+
+
+def _poke_sensors(task: dict[str, Any]) -> tuple[dict[int, tuple[str, str | None]], dict[int, float]]:
+    import os
+
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    from airflow_provider_stitch.api.jobs import forget_monitors
+    from airflow_provider_stitch.emulator.harness import EmulatorControl
+    from airflow_provider_stitch.sensors.replication import StitchExtractionSensor
+
+    name, value = task["conn_env"]
+    os.environ[name] = value
+    control = EmulatorControl(task["base_url"])
+    pin_budget_clock(control.now)
+    forget_monitors()
+    sensors = {
+        source_id: StitchExtractionSensor(
+            task_id=f"wait_{source_id}",
+            source_id=source_id,
+            job_name=job_name,
+            after=after,
+            stitch_conn_id=task["conn_id"],
+        )
+        for source_id, job_name, after in task["waits"]
+    }
+    results: dict[int, tuple[str, str | None]] = {}
+    noticed: dict[int, float] = {}
+    next_poke = dict.fromkeys(sensors, 0.0)
+    if task.get(
+        "stagger"
+    ):  # first pokes spread over one poke interval, as sensors started at different times
+        start, steps = control.now(), max(1, int(task["poke_interval"] // task["stagger"]))
+        next_poke = {s: start + (n % steps) * task["stagger"] for n, s in enumerate(sensors)}
+    give_up = time.monotonic() + task["real_timeout"]
+    rounds = task.get("rounds")
+    while len(results) < len(sensors) and time.monotonic() < give_up:
+        with task["lock"]:  # one round of due pokes at one emulator time
+            now = control.now()
+            for source_id, sensor in sensors.items():
+                if source_id in results or now < next_poke[source_id]:
+                    continue
+                next_poke[source_id] = now + task["poke_interval"]
+                try:
+                    if sensor.poke({}):
+                        results[source_id] = ("success", None)
+                except AirflowException as failure:
+                    results[source_id] = ("failed", str(failure))
+                if source_id in results:
+                    noticed[source_id] = now
+        if rounds is not None:
+            rounds[task["index"]] += 1
+        time.sleep(0.005)
+    if rounds is not None:
+        rounds[task["index"]] = ROUNDS_DONE
+    control.close()
+    return results, noticed
 
 
 class MirroredClock:
@@ -151,11 +272,11 @@ class Account:
         control.reset()
         self.emulator, self.control = emulator, control
         self.budget_path = os.path.join(tempfile.mkdtemp(prefix=f"stitch-bench-{label}-"), "budget.sqlite")
-        name, value = kit.connection_uri_env(emulator, self.budget_path)
+        name, value = connection_env(emulator, self.budget_path)
         os.environ[name] = value
         self.conn_env = (name, value)
         self.clock = MirroredClock(control)
-        kit.pin_budget_clock(self.clock.now)
+        pin_budget_clock(self.clock.now)
         budget = JobsBudget(emulator.client_id, backend=SQLiteBudgetBackend(self.budget_path))
         self.client = StitchClient(
             emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
@@ -167,13 +288,12 @@ class Account:
         self.names = self._start_all(tap_seconds)
 
     def _make_sources(self, count: int) -> list[int]:
-        kit.make_sources(SimpleNamespace(control=self.control), self.client, 0)
+        self.control.configure(run_schedules=False)
+        self.client.create_destination("postgres", DESTINATION, "warehouse")
         with ThreadPoolExecutor(4) as pool:
             return list(
                 pool.map(
-                    lambda n: (
-                        self.client.create_source("platform.freshdesk", f"Shop {n:05d}", kit.FRESHDESK).id
-                    ),
+                    lambda n: self.client.create_source("platform.freshdesk", f"Shop {n:05d}", FRESHDESK).id,
                     range(count),
                 )
             )
@@ -209,7 +329,7 @@ def run_deferred(emulator: EmulatorProcess, control: EmulatorControl, count: int
 
     account = Account(emulator, control, count, "deferred")
     quiet_task_logs()  # after Airflow configured its logging
-    virtual = kit.VirtualTime(account.clock.now, account.clock.advance)
+    virtual = VirtualTime(account.clock.now, account.clock.advance)
     forget_monitors()
     monitor = monitor_for(
         emulator.base_url, emulator.client_id, account.client.jobs_budget, asleep=virtual.sleep
@@ -220,7 +340,7 @@ def run_deferred(emulator: EmulatorProcess, control: EmulatorControl, count: int
 
     async def wait(source_id: int) -> None:
         trigger = StitchExtractionTrigger(
-            kit.CONN_ID,
+            CONN_ID,
             source_id,
             job_name=account.names[source_id],
             after=account.started,
@@ -286,6 +406,7 @@ def run_sensors(emulator: EmulatorProcess, control: EmulatorControl, count: int)
         tasks = [
             {
                 "base_url": emulator.base_url,
+                "conn_id": CONN_ID,
                 "conn_env": account.conn_env,
                 "waits": waits[index::SENSOR_PROCESSES],
                 "poke_interval": SENSOR_POKE_INTERVAL,
@@ -298,7 +419,7 @@ def run_sensors(emulator: EmulatorProcess, control: EmulatorControl, count: int)
             for index in range(SENSOR_PROCESSES)
         ]
         with context.Pool(SENSOR_PROCESSES) as pool:
-            pending = pool.map_async(kit.run_timed_sensor_worker, tasks)
+            pending = pool.map_async(run_timed_sensor_worker, tasks)
             while not pending.ready():
                 for lock in locks:
                     lock.acquire()
@@ -309,7 +430,7 @@ def run_sensors(emulator: EmulatorProcess, control: EmulatorControl, count: int)
                     for lock in locks:
                         lock.release()
                 while not pending.ready() and any(
-                    r == s < kit.ROUNDS_DONE for r, s in zip(rounds, seen, strict=True)
+                    r == s < ROUNDS_DONE for r, s in zip(rounds, seen, strict=True)
                 ):
                     pending.wait(0.003)  # every worker pokes what is due at this time before it moves on
             parts = pending.get()

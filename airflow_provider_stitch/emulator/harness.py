@@ -1,14 +1,18 @@
 """Running the emulator: in this process (:class:`StitchEmulator`), as a child process
-(:class:`EmulatorProcess`), and the client of its control API (:class:`EmulatorControl`)."""
+(:class:`EmulatorProcess`), the client of its control API (:class:`EmulatorControl`), and virtual time for
+asyncio code against its manual clock (:class:`VirtualTime`)."""
 
 from __future__ import annotations
 
+import asyncio
+import heapq
+import itertools
 import json
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -325,3 +329,79 @@ class EmulatorProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class VirtualTime:
+    """Discrete-event time for asyncio tasks against a manual-clock emulator: hours of waiting in seconds.
+
+    Tasks sleep through :meth:`sleep` (give it to the code under test, e.g. a JobsMonitor's ``asleep``).
+    When every watched task is asleep, the earliest sleeper's wake-up time becomes "now": the emulator's
+    clock is moved there and that sleeper resumes. Requests in flight keep real time.
+
+    :param now: reads the emulator clock (``StitchEmulator.runtime.clock.now`` or ``EmulatorControl.now``).
+    :param advance: moves the emulator clock forward by some seconds (``EmulatorControl.advance``).
+    """
+
+    def __init__(self, now: Callable[[], float], advance: Callable[[float], Any]) -> None:
+        self._now = now
+        self._advance = advance
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._asleep = 0
+
+    def now(self) -> float:
+        """Emulator time."""
+        return self._now()
+
+    def _woke(self, _future: asyncio.Future[None]) -> None:
+        self._asleep -= 1
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep in virtual time.
+
+        :param seconds: emulator seconds to sleep.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._asleep += 1
+        future.add_done_callback(self._woke)
+        heapq.heappush(self._sleepers, (self._now() + max(seconds, 0.0), next(self._order), future))
+        await future
+
+    def _pop_live(self) -> tuple[float, asyncio.Future[None]] | None:
+        """The earliest sleeper still asleep (cancelled sleeps are dropped on the way)."""
+        while self._sleepers:
+            wake, _, future = heapq.heappop(self._sleepers)
+            if not future.done():
+                return wake, future
+        return None
+
+    async def drive(self, tasks: list[asyncio.Task[Any]], *, real_timeout: float = 150.0) -> None:
+        """Advance time whenever all unfinished tasks sleep, until all are done.
+
+        :param tasks: the tasks to run to completion.
+        :param real_timeout: real seconds after which :class:`TimeoutError` is raised.
+        """
+        give_up = time.monotonic() + real_timeout
+        running = {task for task in tasks if not task.done()}
+        for task in running:
+            task.add_done_callback(running.discard)
+        while running:
+            if time.monotonic() > give_up:
+                raise TimeoutError("virtual-time tasks did not finish in real time")
+            if self._asleep < len(running):
+                await asyncio.sleep(0.002)
+                continue
+            earliest = self._pop_live()
+            if earliest is None:
+                await asyncio.sleep(0.002)
+                continue
+            wake, future = earliest
+            delta = wake - self._now()
+            if delta > 0:
+                self._advance(delta)
+            future.set_result(None)
+            while self._sleepers and self._sleepers[0][0] <= self._now():
+                _, _, due = heapq.heappop(self._sleepers)
+                if not due.done():
+                    due.set_result(None)
+            await asyncio.sleep(0)

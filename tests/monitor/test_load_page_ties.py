@@ -11,7 +11,8 @@ import asyncio
 import pytest
 
 from airflow_provider_stitch.api.jobs import KINDS, LOADS, ListSnapshot, Plan, load_identity, monitor_for
-from tests.testkit.jobs import CONN_ID, VirtualTime, make_sources, max_jobs_in_window, start_jobs
+from airflow_provider_stitch.emulator.harness import VirtualTime
+from tests.testkit.jobs import CONN_ID, make_sources, max_jobs_in_window, start_jobs
 
 LOAD = KINDS[LOADS]
 

@@ -20,9 +20,9 @@ import pytest
 from airflow_provider_stitch.api.budget import DEFAULT_JOBS_LIMIT, DEFAULT_JOBS_WINDOW
 from airflow_provider_stitch.api.jobs import monitor as monitor_module
 from airflow_provider_stitch.api.jobs import monitor_for
+from airflow_provider_stitch.emulator.harness import VirtualTime
 from tests.testkit.jobs import (
     CONN_ID,
-    VirtualTime,
     completion_times,
     make_sources,
     max_jobs_in_window,

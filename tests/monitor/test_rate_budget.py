@@ -12,13 +12,13 @@ import multiprocessing
 import pytest
 
 from airflow_provider_stitch.api.jobs import monitor_for
+from airflow_provider_stitch.emulator.harness import VirtualTime
+from benchmarks.rate_budget import run_sensor_worker
 from tests.testkit.jobs import (
     CONN_ID,
-    VirtualTime,
     connection_uri_env,
     make_sources,
     max_jobs_in_window,
-    run_sensor_worker,
     start_jobs,
 )
 
@@ -102,6 +102,7 @@ def test_sensors_in_separate_processes_share_one_budget(env, sensor_pool, count)
     tasks = [
         {
             "base_url": env.emulator.base_url,
+            "conn_id": CONN_ID,
             "conn_env": connection_uri_env(env.emulator, env.budget_path),
             "waits": waits[index::SENSOR_PROCESSES],
             "poke_interval": 120.0,

@@ -1,18 +1,16 @@
-"""Helpers shared by the Jobs-waiting tests and the rate-budget benchmark: emulator accounts with many
-sources, a connection for the hook, the budget clock pinned to the emulator's, and virtual time for asyncio."""
+"""Helpers of the Jobs-waiting tests (monitor, sensors, triggers, operators, budget, lineage): emulator
+accounts with many sources, a connection for the hook, the budget clock pinned to the emulator's, and
+triggers run under virtual time (:class:`~airflow_provider_stitch.emulator.harness.VirtualTime`)."""
 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
-import json
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from airflow_provider_stitch.api.budget import JobsBudget, SQLiteBudgetBackend
 from airflow_provider_stitch.api.client import StitchClient
+from airflow_provider_stitch.emulator.dag_runs import stitch_connection_json
 
 DESTINATION = {
     "host": "warehouse.example.com",
@@ -25,33 +23,13 @@ DESTINATION = {
 }
 FRESHDESK = {"api_key": "not-a-real-key", "domain": "acme", "start_date": "2024-01-01T00:00:00Z"}
 CONN_ID = "stitch_jobs_test"
-#: What a sensor worker writes in its ``rounds`` slot once every sensor is done.
-ROUNDS_DONE = 10**9
 
 
 def connection_uri_env(emulator: Any, budget_path: str, conn_id: str = CONN_ID) -> tuple[str, str]:
     """Environment variable name and JSON value of an Airflow connection to the emulator."""
-    value = json.dumps(
-        {
-            "conn_type": "stitch",
-            "host": emulator.base_url,
-            "password": emulator.token,
-            "extra": {
-                "stitch_client_id": emulator.client_id,
-                "budget_backend": "sqlite",
-                "budget_location": budget_path,
-            },
-        }
-    )
+    extra = {"budget_backend": "sqlite", "budget_location": budget_path}
+    value = stitch_connection_json(emulator.base_url, emulator.token, emulator.client_id, extra=extra)
     return f"AIRFLOW_CONN_{conn_id.upper()}", value
-
-
-def pin_budget_clock(clock: Callable[[], float]) -> Callable[[], float]:
-    """Make every JobsBudget built from now on use ``clock``; returns the previous default."""
-    defaults = JobsBudget.__init__.__kwdefaults__
-    previous = defaults["clock"]
-    defaults["clock"] = clock
-    return previous  # type: ignore[no-any-return]
 
 
 def emulator_client(emulator: Any, budget_path: str) -> StitchClient:
@@ -99,74 +77,6 @@ def completion_times(emulator: Any) -> dict[str, float]:
 def max_jobs_in_window(emulator: Any) -> int:
     """The largest number of Jobs requests the emulator saw in any 600-second window."""
     return int(emulator.control.stats(include_log=False)["max_jobs_in_window"])
-
-
-class VirtualTime:
-    """Discrete-event time for asyncio tasks that sleep through :meth:`sleep`.
-
-    When every watched task is asleep, the earliest sleeper's wake-up time becomes "now": the emulator's
-    manual clock is moved there and that sleeper resumes. Requests in flight keep real time.
-
-    :param now: reads the emulator clock.
-    :param advance: moves the emulator clock forward by some seconds.
-    """
-
-    def __init__(self, now: Callable[[], float], advance: Callable[[float], Any]) -> None:
-        self._now = now
-        self._advance = advance
-        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
-        self._asleep = 0
-
-    def now(self) -> float:
-        """Emulator time."""
-        return self._now()
-
-    def _woke(self, _future: asyncio.Future[None]) -> None:
-        self._asleep -= 1
-
-    async def sleep(self, seconds: float) -> None:
-        """Sleep in virtual time."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._asleep += 1
-        future.add_done_callback(self._woke)
-        heapq.heappush(self._sleepers, (self._now() + max(seconds, 0.0), next(self._order), future))
-        await future
-
-    def _pop_live(self) -> tuple[float, asyncio.Future[None]] | None:
-        """The earliest sleeper still asleep (cancelled sleeps are dropped on the way)."""
-        while self._sleepers:
-            wake, _, future = heapq.heappop(self._sleepers)
-            if not future.done():
-                return wake, future
-        return None
-
-    async def drive(self, tasks: list[asyncio.Task[Any]], *, real_timeout: float = 150.0) -> None:
-        """Advance time whenever all unfinished tasks sleep, until all are done."""
-        give_up = time.monotonic() + real_timeout
-        running = {task for task in tasks if not task.done()}
-        for task in running:
-            task.add_done_callback(running.discard)
-        while running:
-            if time.monotonic() > give_up:
-                raise TimeoutError("virtual-time tasks did not finish in real time")
-            if self._asleep < len(running):
-                await asyncio.sleep(0.002)
-                continue
-            earliest = self._pop_live()
-            if earliest is None:
-                await asyncio.sleep(0.002)
-                continue
-            wake, future = earliest
-            delta = wake - self._now()
-            if delta > 0:
-                self._advance(delta)
-            future.set_result(None)
-            while self._sleepers and self._sleepers[0][0] <= self._now():
-                _, _, due = heapq.heappop(self._sleepers)
-                if not due.done():
-                    due.set_result(None)
-            await asyncio.sleep(0)
 
 
 class JobsEnv:
@@ -220,90 +130,10 @@ class FakeTaskInstance:
         return self.upstream.get((task_ids, key))
 
 
-def run_sensor_worker(task: dict[str, Any]) -> dict[int, tuple[str, str | None]]:
-    """Poke extraction sensors in this (separate) process until each is done; the emulator clock is read over HTTP.
-
-    :param task: ``base_url``, ``conn_env`` (name, value), ``waits`` [(source_id, job_name, after)],
-        ``poke_interval`` (emulator seconds), ``real_timeout`` (seconds) and ``lock``, held while poking;
-        optionally ``rounds`` (a shared list) and ``index``: the worker counts its rounds of pokes there;
-        optionally ``stagger`` (emulator seconds): first pokes are spread over one poke interval in such steps.
-    """
-    return _poke_sensors(task)[0]
-
-
-def run_timed_sensor_worker(task: dict[str, Any]) -> tuple[dict[int, tuple[str, str | None, float]], float]:
-    """Like :func:`run_sensor_worker`, with the emulator time each sensor finished; and this process's CPU seconds.
-
-    :param task: as for :func:`run_sensor_worker`.
-    """
-    cpu = time.process_time()
-    results, noticed = _poke_sensors(task)
-    timed = {
-        source_id: (status, message, noticed[source_id]) for source_id, (status, message) in results.items()
-    }
-    return timed, time.process_time() - cpu
-
-
-def _poke_sensors(task: dict[str, Any]) -> tuple[dict[int, tuple[str, str | None]], dict[int, float]]:
-    import os
-
-    from airflow.providers.common.compat.sdk import AirflowException
-
-    from airflow_provider_stitch.api.jobs import forget_monitors
-    from airflow_provider_stitch.emulator.harness import EmulatorControl
-    from airflow_provider_stitch.sensors.replication import StitchExtractionSensor
-
-    name, value = task["conn_env"]
-    os.environ[name] = value
-    control = EmulatorControl(task["base_url"])
-    pin_budget_clock(control.now)
-    forget_monitors()
-    sensors = {
-        source_id: StitchExtractionSensor(
-            task_id=f"wait_{source_id}",
-            source_id=source_id,
-            job_name=job_name,
-            after=after,
-            stitch_conn_id=CONN_ID,
-        )
-        for source_id, job_name, after in task["waits"]
-    }
-    results: dict[int, tuple[str, str | None]] = {}
-    noticed: dict[int, float] = {}
-    next_poke = dict.fromkeys(sensors, 0.0)
-    if task.get(
-        "stagger"
-    ):  # first pokes spread over one poke interval, as sensors started at different times
-        start, steps = control.now(), max(1, int(task["poke_interval"] // task["stagger"]))
-        next_poke = {s: start + (n % steps) * task["stagger"] for n, s in enumerate(sensors)}
-    give_up = time.monotonic() + task["real_timeout"]
-    rounds = task.get("rounds")
-    while len(results) < len(sensors) and time.monotonic() < give_up:
-        with task["lock"]:  # one round of due pokes at one emulator time
-            now = control.now()
-            for source_id, sensor in sensors.items():
-                if source_id in results or now < next_poke[source_id]:
-                    continue
-                next_poke[source_id] = now + task["poke_interval"]
-                try:
-                    if sensor.poke({}):
-                        results[source_id] = ("success", None)
-                except AirflowException as failure:
-                    results[source_id] = ("failed", str(failure))
-                if source_id in results:
-                    noticed[source_id] = now
-        if rounds is not None:
-            rounds[task["index"]] += 1
-        time.sleep(0.005)
-    if rounds is not None:
-        rounds[task["index"]] = ROUNDS_DONE
-    control.close()
-    return results, noticed
-
-
 def run_triggers(env: JobsEnv, triggers: list[Any]) -> list[list[Any]]:
     """Run triggers in one event loop under virtual time (sharing one monitor); the events each fired."""
     from airflow_provider_stitch.api.jobs import forget_monitors, monitor_for
+    from airflow_provider_stitch.emulator.harness import VirtualTime
 
     clock = env.emulator.runtime.clock
     virtual = VirtualTime(clock.now, clock.advance)
