@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import json
+import logging
+import secrets
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from time import monotonic
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
@@ -26,7 +31,32 @@ from airflow_provider_stitch.defaults import DEFAULT_CONN_ID
 if TYPE_CHECKING:
     from airflow_provider_stitch.api.aclient import AsyncStitchClient
 
-__all__ = ["BUDGET_BACKENDS", "DEFAULT_BUDGET_BACKEND", "StitchHook", "default_budget_path"]
+__all__ = [
+    "BUDGET_BACKENDS",
+    "CONNECTION_RECHECK_SECONDS",
+    "DEFAULT_BUDGET_BACKEND",
+    "StitchHook",
+    "connection_fingerprint",
+    "default_budget_path",
+]
+
+logger = logging.getLogger("airflow_provider_stitch.hooks")
+
+#: Seconds a hook reuses its client before it reads the connection again (as long as a reported
+#: emulator speed is reused), so a task that runs for hours follows a changed connection.
+CONNECTION_RECHECK_SECONDS = 30.0
+#: Key of :func:`connection_fingerprint`: random per process, so a digest never stands for a token elsewhere.
+_FINGERPRINT_KEY = secrets.token_bytes(16)
+
+
+def connection_fingerprint(conn: Any) -> str:
+    """A keyed digest of every connection field a client is built from; it keeps and shows no credential.
+
+    :param conn: the Airflow connection.
+    """
+    fields = [conn.conn_type, conn.host, conn.port, conn.login, conn.password, conn.schema, conn.extra]
+    text = json.dumps(fields, default=str, sort_keys=True).encode("utf-8")
+    return hashlib.blake2b(text, key=_FINGERPRINT_KEY, digest_size=16).hexdigest()
 
 
 @functools.cache
@@ -69,8 +99,10 @@ class StitchHook(BaseHook):
     ``partner_secret``, ``jobs_budget`` (requests per 10 minutes, at most 30), ``budget_backend``
     (``memory``, ``sqlite`` or ``redis``), ``budget_location`` (SQLite path or Redis URL) and
     ``emulator_speed`` (optional: a loopback emulator reports its own speed and the budget counts its
-    faster window from that; a configured speed the emulator does not confirm is refused). The extras
-    are read each time a client is built, so a long-running triggerer follows a changed connection.
+    faster window from that; a configured speed the emulator does not confirm is refused). A hook
+    reuses its client (HTTP session, budget store, parsed settings) and reads the connection again at
+    most every :data:`CONNECTION_RECHECK_SECONDS`; a changed connection gets a new client, so a sensor
+    poking for hours and a long-running triggerer follow it.
 
     :param stitch_conn_id: connection id.
     :param timeout: seconds per request.
@@ -83,6 +115,8 @@ class StitchHook(BaseHook):
     default_conn_name = DEFAULT_CONN_ID
     conn_type = "stitch"
     hook_name = "Stitch"
+    #: Seconds the client is reused before the connection is read again (see the class description).
+    connection_recheck_seconds: ClassVar[float] = CONNECTION_RECHECK_SECONDS
 
     def __init__(
         self,
@@ -101,7 +135,8 @@ class StitchHook(BaseHook):
         self.budget_max_wait = budget_max_wait
         self.validate = validate
         self._client: StitchClient | None = None
-        self._budget: JobsBudget | None = None
+        self._fingerprint: str | None = None
+        self._checked_at = -float("inf")
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -205,10 +240,36 @@ class StitchHook(BaseHook):
         return self.get_client()
 
     def get_client(self) -> StitchClient:
-        """A :class:`StitchClient` for this connection (built once per hook)."""
-        if self._client is None:
-            settings = self._settings(self.get_connection(self.stitch_conn_id))
-            self._client = StitchClient(settings["token"], **self._client_kwargs(settings))
+        """A :class:`StitchClient` for this connection, reused while the connection stays the same.
+
+        The connection is read again once :attr:`connection_recheck_seconds` have passed since the last
+        read; when any of its fields changed, a new client is built and the old one's session closed. A
+        read that fails while a client exists keeps that client (and is tried again next time).
+        """
+        now = monotonic()
+        if self._client is not None and now - self._checked_at < self.connection_recheck_seconds:
+            return self._client
+        try:
+            conn = self.get_connection(self.stitch_conn_id)
+        except Exception as problem:
+            if self._client is None:
+                raise
+            logger.warning(
+                "connection %r could not be read again (%s); the task goes on with the settings read before",
+                self.stitch_conn_id,
+                type(problem).__name__,
+            )
+            self._checked_at = now
+            return self._client
+        fingerprint = connection_fingerprint(conn)
+        if self._client is None or fingerprint != self._fingerprint:
+            settings = self._settings(conn)  # a connection changed into a wrong one fails every time
+            client = StitchClient(settings["token"], **self._client_kwargs(settings))
+            if self._client is not None:
+                logger.info("connection %r changed; its new settings apply from now on", self.stitch_conn_id)
+                self._client.close()
+            self._client, self._fingerprint = client, fingerprint
+        self._checked_at = now
         return self._client
 
     async def _aget_connection(self) -> Any:
@@ -257,10 +318,8 @@ class StitchHook(BaseHook):
         return client, str(partner_id), str(partner_secret)
 
     def get_budget(self) -> JobsBudget:
-        """The Jobs budget of this connection's Stitch client id."""
-        if self._budget is None:
-            self._budget = self.get_client().jobs_budget
-        return self._budget
+        """The Jobs budget of this connection's Stitch client id (as the connection reads now)."""
+        return self.get_client().jobs_budget
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the token (and ``stitch_client_id``, when set) with requests that are not rate limited.
