@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import socket
-import subprocess
 import time
 from typing import Any
 
@@ -28,8 +25,8 @@ from airflow_provider_stitch.api.errors import (
 )
 from airflow_provider_stitch.api.jobs import ExtractionWatch, JobsMonitor
 from tests.testkit.jobs import make_sources, start_jobs
+from tests.testkit.redis_server import REDIS_SERVER, RedisServer
 
-REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server binary is not installed")
 
 TAP_SECONDS = 60.0
@@ -38,46 +35,9 @@ POKE_EVERY = 20.0
 DOWN_FOR = 200.0
 
 
-class RedisOnPort:
-    """A redis-server on one loopback port that can be stopped and started again (by its own PID)."""
-
-    def __init__(self, password: str | None = None) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self.password = password
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        assert REDIS_SERVER is not None
-        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        command += ["--appendonly", "no"] + (["--requirepass", self.password] if self.password else [])
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-        self.process = None
-
-
 @pytest.fixture
 def redis_on_port():
-    server = RedisOnPort()
+    server = RedisServer()
     server.start()
     try:
         yield server
@@ -98,7 +58,7 @@ def redis_budget(emulator: Any, url: str) -> JobsBudget:
 
 
 def test_an_unreachable_server_is_the_packages_error_naming_it_without_the_password():
-    server = RedisOnPort(password="s3cret-redis-pass")
+    server = RedisServer(password="s3cret-redis-pass")
     server.start()
     backend = RedisBudgetBackend(server.url, prefix="outage-names:")
     try:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import shutil
-import socket
-import subprocess
 import time
 
 import pytest
@@ -13,41 +10,16 @@ import pytest
 from airflow_provider_stitch.api import budget as budget_module
 from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, JobsBudget
 from airflow_provider_stitch.api.budget_redis import RedisBudgetBackend
+from tests.testkit.redis_server import REDIS_SERVER, RedisServer
 
-REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server binary is not installed")
 T0 = 1_700_000_000.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def redis_url():
-    port = free_port()
-    server = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
+    with RedisServer() as server:
+        yield server.url
 
 
 def take_many(url: str, prefix: str, times: list[float], barrier, results) -> None:
