@@ -12,14 +12,18 @@ second sync ending at its own time over about 40 minutes. For each N the script 
 * CPU seconds of this process and resident memory per wait, and the event loop's largest lag while the
   triggers start and once they all wait (``lag ms``: start / waiting).
 
-Deferred waits are StitchExtractionTriggers in one event loop; sensors poke from several processes sharing
-one SQLite store. The emulator runs as a child process with a manual clock, which this script moves (virtual
-time), so hours of waiting take minutes. Figures are measured outside the provider: delays from Stitch's rows
-and the time each trigger fired, the window from the emulator's own counter.
+Deferred waits are StitchExtractionTriggers in one event loop; load waits are StitchLoadTriggers on one
+stream of each source, so the watched load rows (listed by stream name, then source name) all share one sort
+key across pages; sensors poke from several processes sharing one SQLite store. The emulator runs as a child
+process with a manual clock, which this script moves (virtual time), so hours of waiting take minutes.
+Figures are measured outside the provider: delays from Stitch's rows and the time each trigger fired, the
+window from the emulator's own counter.
 
 Run: ``python benchmarks/rate_budget.py`` (N = 500, 1000, 2000, 5000 and 200 sensors in 4 processes), or
 ``python benchmarks/rate_budget.py --waits 2000``, which ends with the line
-``N=2000 finished=2000/2000 busiest=30/30 median=…s p95=…s bound=…s``.
+``N=2000 finished=2000/2000 busiest=30/30 median=…s p95=…s bound=…s``; ``--loads 2000`` runs load waits and
+ends with ``kind=loads N=2000 finished=… busiest=… median=…s p95=…s bound=…s`` (its bound counts the pages
+that hold the watched load rows).
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ DESTINATION = {
     "ssl": "false",
 }
 FRESHDESK = {"api_key": "not-a-real-key", "domain": "acme", "start_date": "2024-01-01T00:00:00Z"}
+#: The stream every load wait watches: one sort key shared by every source's rows of the loads list.
+LOAD_STREAM = "accounts"
 
 
 def tap_seconds(index: int) -> float:
@@ -230,10 +236,13 @@ class Figures:
     wall_seconds: float
     max_lag_waiting_ms: float = math.nan
     poke_interval: float = 0.0
+    kind: str = "extractions"
+    #: Pages of the list that hold watched rows, when not one row per wait from the first page on.
+    pages_held: int | None = None
 
     @property
     def pages(self) -> int:
-        return math.ceil(self.waits / PAGE_SIZE)
+        return self.pages_held if self.pages_held is not None else math.ceil(self.waits / PAGE_SIZE)
 
     @property
     def bound(self) -> float:
@@ -250,8 +259,9 @@ class Figures:
         )
 
     def line(self) -> str:
+        prefix = "" if self.kind == "extractions" else f"kind={self.kind} "
         return (
-            f"N={self.waits} finished={self.finished}/{self.waits} busiest={self.busiest}/30 "
+            f"{prefix}N={self.waits} finished={self.finished}/{self.waits} busiest={self.busiest}/30 "
             f"median={statistics.median(self.delays):.0f}s p95={p95(self.delays):.0f}s bound={self.bound:.0f}s"
         )
 
@@ -322,12 +332,27 @@ async def _watch_lag(stop: asyncio.Event, lags: dict[bool, list[float]], waiting
         lags[bool(waiting())].append(loop.time() - before - LAG_PROBE)
 
 
-def run_deferred(emulator: EmulatorProcess, control: EmulatorControl, count: int) -> Figures:
-    """N StitchExtractionTriggers in one event loop under virtual time."""
-    from airflow_provider_stitch.api.jobs import forget_monitors, monitor_for
-    from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger
+def wait_trigger(kind: str, account: Account, source_id: int) -> Any:
+    """The trigger of one deferred wait: the source's second extraction, or its load of :data:`LOAD_STREAM`."""
+    from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger, StitchLoadTrigger
 
-    account = Account(emulator, control, count, "deferred")
+    deadline = account.started + 6 * 3600
+    if kind == "loads":
+        return StitchLoadTrigger(
+            CONN_ID, source_id, streams=[LOAD_STREAM], loads_after=account.started, deadline=deadline
+        )
+    return StitchExtractionTrigger(
+        CONN_ID, source_id, job_name=account.names[source_id], after=account.started, deadline=deadline
+    )
+
+
+def run_deferred(
+    emulator: EmulatorProcess, control: EmulatorControl, count: int, kind: str = "extractions"
+) -> Figures:
+    """N StitchExtractionTriggers (or StitchLoadTriggers) in one event loop under virtual time."""
+    from airflow_provider_stitch.api.jobs import forget_monitors, monitor_for
+
+    account = Account(emulator, control, count, f"deferred-{kind}")
     quiet_task_logs()  # after Airflow configured its logging
     virtual = VirtualTime(account.clock.now, account.clock.advance)
     forget_monitors()
@@ -339,13 +364,7 @@ def run_deferred(emulator: EmulatorProcess, control: EmulatorControl, count: int
     peak = [0]
 
     async def wait(source_id: int) -> None:
-        trigger = StitchExtractionTrigger(
-            CONN_ID,
-            source_id,
-            job_name=account.names[source_id],
-            after=account.started,
-            deadline=account.started + 6 * 3600,
-        )
+        trigger = wait_trigger(kind, account, source_id)
         async for event in trigger.run():
             fired[source_id] = (virtual.now(), event.payload)
         peak[0] = max(peak[0], rss_bytes())
@@ -371,12 +390,18 @@ def run_deferred(emulator: EmulatorProcess, control: EmulatorControl, count: int
     for source_id, (_, payload) in fired.items():
         if payload.get("status") != "success":
             print(f"source {source_id}: {payload.get('status')}: {payload.get('message')}", file=sys.stderr)
+    busiest = account.busiest()  # before the rows are read at the end (those reads are Jobs requests too)
+    delays, pages_held = _delays(fired.values()), None
+    if kind == "loads":
+        delays, pages_held = _load_delays(account, fired)
     return Figures(
-        label="deferred",
+        label="deferred" if kind == "extractions" else "loads",
+        kind=kind,
+        pages_held=pages_held,
         waits=count,
         finished=sum(1 for _, payload in fired.values() if payload.get("status") == "success"),
-        delays=_delays(fired.values()),
-        busiest=account.busiest(),
+        delays=delays,
+        busiest=busiest,
         cpu_per_wait_ms=1000 * cpu / count,
         memory_per_wait_kib=max(0, peak[0] - baseline) / 1024 / count,
         max_lag_ms=1000 * max(lags[False], default=0.0),
@@ -392,6 +417,31 @@ def _delays(fired: Iterable[tuple[float, dict[str, Any]]]) -> list[float]:
         if completed is not None:
             delays.append(noticed - completed)
     return delays or [math.nan]
+
+
+def _load_delays(account: Account, fired: dict[int, tuple[float, dict[str, Any]]]) -> tuple[list[float], int]:
+    """Delays of the load waits that finished, from Stitch's own rows; and the pages holding watched rows.
+
+    Measured outside the provider: each watched row's ``last_batch_loaded_at`` and its position in the
+    loads list, both read straight from the emulator once every wait ended.
+    """
+    names = {source.id: str(source.name) for source in account.client.list_sources()}
+    listing = _listing(account, "loads")
+    positions = {
+        row["source_name"]: index for index, row in enumerate(listing) if row["stream_name"] == LOAD_STREAM
+    }
+    pages = {positions[names[s]] // PAGE_SIZE for s in account.sources if names.get(s) in positions}
+    loaded = {
+        row["source_name"]: to_epoch(row.get("last_batch_loaded_at"))
+        for row in listing
+        if row["stream_name"] == LOAD_STREAM
+    }
+    delays = [
+        noticed - loaded_at
+        for source_id, (noticed, payload) in fired.items()
+        if payload.get("status") == "success" and (loaded_at := loaded.get(names.get(source_id))) is not None
+    ]
+    return delays or [math.nan], len(pages)
 
 
 def run_sensors(emulator: EmulatorProcess, control: EmulatorControl, count: int) -> Figures:
@@ -437,6 +487,7 @@ def run_sensors(emulator: EmulatorProcess, control: EmulatorControl, count: int)
     results = {s: outcome for part, _ in parts for s, outcome in part.items()}
     cpu = sum(seconds for _, seconds in parts)
     wall = time.monotonic() - wall
+    busiest = account.busiest()  # before the rows are read at the end (those reads are Jobs requests too)
     completed = {s: to_epoch(row.get("completion_time")) for s, row in _rows_now(account).items()}
     delays = [
         noticed - completed[s]
@@ -448,7 +499,7 @@ def run_sensors(emulator: EmulatorProcess, control: EmulatorControl, count: int)
         waits=count,
         finished=sum(1 for status, *_ in results.values() if status == "success"),
         delays=delays or [math.nan],
-        busiest=account.busiest(),
+        busiest=busiest,
         cpu_per_wait_ms=1000 * cpu / count,
         memory_per_wait_kib=math.nan,
         max_lag_ms=math.nan,
@@ -458,17 +509,22 @@ def run_sensors(emulator: EmulatorProcess, control: EmulatorControl, count: int)
 
 
 def _rows_now(account: Account) -> dict[int, dict[str, Any]]:
-    """Every extraction row, read once at the end straight from the emulator (not through the budget)."""
+    """Every extraction row by source id, read once at the end straight from the emulator."""
+    return {int(row["source_id"]): row for row in _listing(account, "extractions")}
+
+
+def _listing(account: Account, kind: str) -> list[dict[str, Any]]:
+    """Every row of a Jobs list in Stitch's order, read page by page straight from the emulator (not through
+    the budget: read it after the busiest window was taken)."""
     import httpx
 
-    found: dict[int, dict[str, Any]] = {}
+    found: list[dict[str, Any]] = []
     headers = {"Authorization": f"Bearer {account.emulator.token}"}
     with httpx.Client(base_url=account.emulator.base_url, headers=headers) as http:
         page = 1
         while True:
-            body = http.get(f"/v4/{account.emulator.client_id}/extractions", params={"page": page}).json()
-            for row in body["data"]:
-                found[int(row["source_id"])] = row
+            body = http.get(f"/v4/{account.emulator.client_id}/{kind}", params={"page": page}).json()
+            found.extend(body["data"])
             if not body.get("links", {}).get("next"):
                 return found
             page += 1
@@ -488,9 +544,17 @@ def main() -> None:
         "--waits", type=int, nargs="*", help="numbers of deferred waits (default 500 1000 2000 5000)"
     )
     parser.add_argument("--sensors", type=int, help=f"poking sensors in {SENSOR_PROCESSES} processes")
+    parser.add_argument(
+        "--loads",
+        type=int,
+        nargs="*",
+        help=f"numbers of deferred load waits on each source's {LOAD_STREAM!r}",
+    )
     args = parser.parse_args()
-    waits = args.waits or ([] if args.sensors else list(DEFAULT_WAITS))
-    sensors = args.sensors if args.sensors is not None else (DEFAULT_SENSORS if not args.waits else 0)
+    chosen = args.waits or args.sensors or args.loads
+    waits = args.waits or ([] if chosen else list(DEFAULT_WAITS))
+    loads = args.loads or ([] if chosen else list(DEFAULT_WAITS))
+    sensors = args.sensors if args.sensors is not None else (0 if chosen else DEFAULT_SENSORS)
     quiet_task_logs()
     figures: list[Figures] = []
     workdir = tempfile.mkdtemp(prefix="stitch-bench-emulator-")
@@ -504,13 +568,16 @@ def main() -> None:
         for count in waits:
             figures.append(run_deferred(emulator, control, count))
             print(figures[-1].row(), flush=True)
+        for count in loads:
+            figures.append(run_deferred(emulator, control, count, kind="loads"))
+            print(figures[-1].row(), flush=True)
         control.close()
     print(
         f"Delays are emulator seconds from a job's completion to its wait noticing it; one Jobs page is read "
         f"per {TURN:.1f} s (30 per 610 s), so P pages come round every P x {TURN:.1f} s ('floor')."
     )
     for figure in figures:
-        if figure.label == "deferred":
+        if figure.label in ("deferred", "loads"):
             print(figure.line())
 
 
