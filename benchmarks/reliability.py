@@ -10,7 +10,8 @@ and the busiest Jobs window, all measured against the offline emulator on loopba
 * Leaks: the canary credentials and the token searched in every log record, exception text, and the
   emulator's request log and state written during the runs above.
 
-The test helpers of ``tests/reliability`` are the scenarios; this script only runs them and counts.
+The test helpers of ``tests/reliability`` are the scenarios; this script only runs them and counts. Run it from
+the repository root as ``python -m benchmarks.reliability`` (it imports them as ``tests.reliability.<module>``).
 """
 
 from __future__ import annotations
@@ -27,14 +28,8 @@ from typing import Any
 
 import pytest
 
-try:
-    from benchmarks import reliability_trust
-except ImportError:  # run as a script: benchmarks/ itself is on the path
-    import reliability_trust  # type: ignore[no-redef]
-
-reliability_trust.use_test_helpers()
-
-from fault_kinds import (  # noqa: E402
+from benchmarks import reliability_trust
+from tests.reliability.fault_kinds import (
     FAULT_KINDS,
     JOBS_PATHS,
     WRITES_AND_JOBS_READS,
@@ -43,9 +38,9 @@ from fault_kinds import (  # noqa: E402
     persistent_faults,
     random_faults,
 )
-from flow_wiring import FLOW_SPEED, scaled_sleep, wire_tasks_to  # noqa: E402
-from invalid_properties import CANARY_PREFIX, generate_invalid_cases  # noqa: E402
-from task_flows import (  # noqa: E402
+from tests.reliability.flow_wiring import FLOW_SPEED, scaled_sleep, wire_tasks_to
+from tests.reliability.invalid_properties import CANARY_PREFIX, generate_invalid_cases
+from tests.reliability.task_flows import (
     SOURCE_PROPERTIES,
     WAREHOUSE_PROPERTIES,
     account_census,
@@ -200,9 +195,14 @@ def persistent_run(emulator: Any, figures: Figures, kind: str, target: str, what
 
 def rate_runs(figures: Figures, emit: Callable[[str], None]) -> None:
     """Monitor waiters on a manual clock with failing Jobs requests; the emulator's limit blocks overruns."""
-    from rate_scenario import HORIZON, jobs_figures, start_jobs, wait_for_everything, waiting_client
-
     from airflow_provider_stitch.emulator import StitchEmulator
+    from tests.reliability.rate_scenario import (
+        HORIZON,
+        jobs_figures,
+        start_jobs,
+        wait_for_everything,
+        waiting_client,
+    )
 
     scenarios = [(f"{kind} 20%", random_faults(kind, JOBS_PATHS), HORIZON) for kind in sorted(FAULT_KINDS)]
     scenarios.append(("500 always", persistent_faults("500", JOBS_PATHS), 2 * 3600.0))

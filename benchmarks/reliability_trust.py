@@ -1,13 +1,13 @@
 """Figures of issues 12 and 13 for ``benchmarks/reliability.py``: clocks, own outcomes, races, malformed
 answers, URL differentials, rendered-field canaries, deadlines, endless bodies and fuzzing.
 
-Each section runs the scenario of the test that proves the fix (the helpers are imported from the test
-folders, not written again) and prints what it measured; :func:`run_all` returns the summary lines.
-Test helper modules used: ``tests/budget/test_clock_steps.py`` (with ``budget_clock_worker.py`` and its
-``conftest.FAST_SPEED``), ``tests/monitor/jobs_testkit.py``, ``tests/waits/test_own_outcome.py`` and
-``waits_testkit.py``, ``tests/operators/test_racing_creates.py`` (``race_workers.py``, ``operator_testkit.py``),
-``tests/operators/test_credential_masking.py``, ``tests/security/test_malformed_answers.py``; the transport
-and fuzz figures come from ``benchmarks/transport_bounds.py`` and ``benchmarks/validator_fuzz.py``.
+Each section runs the scenario of the test that proves the fix (the test modules and helpers are imported
+as ``tests.<folder>.<module>``, not written again) and prints what it measured; :func:`run_all` returns the
+summary lines. Run through ``python -m benchmarks.reliability`` from the repository root. Test modules used:
+``tests.budget.test_clock_steps`` (with ``budget_clock_worker.py``), ``tests.testkit.jobs``,
+``tests.waits.test_own_outcome`` and ``waits_testkit``, ``tests.operators.test_racing_creates`` (``race_workers``,
+``tests.testkit.operators``), ``tests.operators.test_credential_masking``, ``tests.security.test_malformed_answers``;
+the transport and fuzz figures come from ``benchmarks/transport_bounds.py`` and ``benchmarks/validator_fuzz.py``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,6 @@ import contextlib
 import io
 import json
 import random
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -30,24 +26,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-TEST_FOLDERS = ["budget", "monitor", "waits", "operators", "security", "reliability"]
-
-
-def use_test_helpers() -> None:
-    """Make the test folders' helper modules importable, as pytest's rootdir insertion does.
-
-    The helpers import their siblings by bare name (``from conftest import ...``), so their folders must be
-    on the path; ``tests/budget`` comes first because its ``conftest`` is the one ``test_clock_steps`` means.
-    """
-    for folder in reversed(TEST_FOLDERS):
-        path = str(ROOT / "tests" / folder)
-        if path not in sys.path:
-            sys.path.insert(0, path)
-    for path in (str(ROOT), str(ROOT / "benchmarks")):
-        if path not in sys.path:
-            sys.path.append(path)
-
+from tests.testkit.redis_server import REDIS_SERVER, RedisServer
 
 # ------------------------------------------------------------------------------------------ issue 12 §2
 
@@ -55,39 +34,17 @@ def use_test_helpers() -> None:
 @contextlib.contextmanager
 def private_redis() -> Iterator[str | None]:
     """A redis-server of our own on a free loopback port (None when it is not installed); stopped by PID."""
-    server_path = shutil.which("redis-server")
-    if server_path is None:
+    if REDIS_SERVER is None:
         yield None
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    server = subprocess.Popen(
-        [server_path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        give_up = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > give_up:
-                    raise
-                time.sleep(0.02)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        server.terminate()
-        server.wait(10)
+    with RedisServer() as server:
+        yield server.url
 
 
 def clock_cases(emit: Callable[[str], None]) -> dict[str, float]:
     """Clock steps and a clock 700 s behind (worker processes), and a store stamped an hour ahead."""
-    import test_clock_steps as steps
-
     from airflow_provider_stitch.emulator.harness import EmulatorProcess
+    from tests.budget import test_clock_steps as steps
 
     cases = [
         ("forward step 611 s", [{"step_after": 30, "step": 611.0}]),
@@ -139,14 +96,13 @@ def clock_cases(emit: Callable[[str], None]) -> dict[str, float]:
 
 def future_stamped_store() -> tuple[int, float]:
     """The scenario of ``tests/budget/test_future_stamps.py``: busiest window, and the waiter's lag in windows."""
-    from jobs_testkit import completion_times, jobs_env, make_sources, start_jobs
-
     from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, JobsBudget
     from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
     from airflow_provider_stitch.api.client import StitchClient
     from airflow_provider_stitch.api.jobs import EXTRACTIONS, ExtractionWatch, JobsMonitor
     from airflow_provider_stitch.api.jobs.monitor import monitor_for_client
     from airflow_provider_stitch.emulator import StitchEmulator
+    from tests.testkit.jobs import completion_times, jobs_env, make_sources, start_jobs
 
     ahead, tap, poke_every = 3600.0, 120.0, 20.0
     with (
@@ -185,10 +141,9 @@ def future_stamped_store() -> tuple[int, float]:
 @contextlib.contextmanager
 def waits_account(speed: float) -> Iterator[Any]:
     """The ``tests/waits`` fixture: an emulator at ``speed`` wired as the connection ``stitch_waits``."""
-    from waits_testkit import CONN_ID, WaitsAccount
-
     from airflow_provider_stitch.api.jobs import forget_monitors
     from airflow_provider_stitch.emulator.harness import StitchEmulator
+    from tests.waits.waits_testkit import CONN_ID, WaitsAccount
 
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -221,10 +176,9 @@ def _foreign(run: dict[str, Any], should_fail: bool) -> int:
 
 def own_outcomes(emit: Callable[[str], None]) -> int:
     """Consecutive runs of one source (ok, tap fails, ok) and two syncs started seconds apart."""
-    import test_own_outcome as own
-    from waits_testkit import CONN_ID, RecordingTaskInstance, outcome_of
-
     from airflow_provider_stitch.operators.replication import StitchStartReplicationOperator
+    from tests.waits import test_own_outcome as own
+    from tests.waits.waits_testkit import CONN_ID, RecordingTaskInstance, outcome_of
 
     total_wrong = waits = 0
     for speed in (10.0, 20.0):
@@ -286,10 +240,9 @@ def own_outcomes(emit: Callable[[str], None]) -> int:
 
 def create_races(emit: Callable[[str], None]) -> tuple[int, int]:
     """Two processes running one create at once (the emulator holds each create 1 s): duplicates, losers."""
-    import test_racing_creates as races
-    from operator_testkit import POSTGRES_DESTINATION_PROPERTIES, POSTGRES_SOURCE_PROPERTIES
-
     from airflow_provider_stitch.emulator.harness import StitchEmulator
+    from tests.operators import test_racing_creates as races
+    from tests.testkit.operators import POSTGRES_DESTINATION_PROPERTIES, POSTGRES_SOURCE_PROPERTIES
 
     cases = [
         (
@@ -349,11 +302,10 @@ def create_races(emit: Callable[[str], None]) -> tuple[int, int]:
 
 def malformed_matrix(emit: Callable[[str], None]) -> int:
     """Every client method x malformed 2xx body: answers that are not the package's error naming the request."""
-    import test_malformed_answers as malformed
-
     from airflow_provider_stitch.api.aclient import AsyncStitchClient
     from airflow_provider_stitch.api.client import StitchClient
     from airflow_provider_stitch.api.errors import StitchMalformedResponseError
+    from tests.security import test_malformed_answers as malformed
 
     bodies = malformed._all_bodies()
     unclear = cases = 0
@@ -402,7 +354,7 @@ def malformed_matrix(emit: Callable[[str], None]) -> int:
 
 def rendered_canaries(emit: Callable[[str], None]) -> tuple[int, int]:
     """A unique canary in every catalog credential of every type, rendered and serialised by Airflow."""
-    import test_credential_masking as masking
+    from tests.operators import test_credential_masking as masking
 
     found = planted = 0
     for kind, connection_type, names in masking.CREDENTIAL_TYPES:
@@ -427,8 +379,7 @@ def captured(call: Callable[[], None]) -> list[str]:
 
 def transport_and_fuzz(emit: Callable[[str], None]) -> dict[str, str]:
     """The figures of ``transport_bounds.py`` (deadline 5 s, cap 30 s) and ``validator_fuzz.py`` (full counts)."""
-    import transport_bounds
-    import validator_fuzz
+    from benchmarks import transport_bounds, validator_fuzz
 
     summary: dict[str, str] = {}
     lines = captured(transport_bounds.url_differentials)
@@ -465,7 +416,6 @@ def transport_and_fuzz(emit: Callable[[str], None]) -> dict[str, str]:
 
 def run_all() -> list[str]:
     """Print every section of issues 12 and 13; return the summary lines."""
-    use_test_helpers()
 
     def emit(line: str) -> None:
         print(line, flush=True)
