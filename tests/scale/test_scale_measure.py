@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-from scale.measure import (  # noqa: E402
+from benchmarks.scale.measure import (
     RequestLog,
     busiest_window,
     detection_delays,
