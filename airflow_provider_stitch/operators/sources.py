@@ -116,6 +116,7 @@ class _SourceWithConnectionCheck(StitchPropertiesOperator):
                     stitch_conn_id=self.stitch_conn_id,
                     poll_interval=self.poll_interval,
                     check_job_name=source.check_job_name,
+                    hook_params=self.hook_params,  # the trigger keeps the JSON-safe ones
                 ),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.connection_check_timeout + 60),
