@@ -31,6 +31,7 @@ STITCH_DESTINATION_XCOM_KEY = "stitch_destination"
 #: The emulator's read-only pages, under its base URL.
 EMULATOR_SOURCE_PAGE = "/_emulator/sources/{source_id}"
 EMULATOR_LOGS_PAGE = "/_emulator/extractions/{source_id}/{job_name}/logs"
+EMULATOR_DESTINATION_PAGE = "/_emulator/destinations/{destination_id}"
 
 
 def is_stitch_host(api_url: str) -> bool:
@@ -179,14 +180,20 @@ def logs_url_from_reference(value: Any, job_name: Any = None) -> str:
 
 
 def destination_url_from_reference(value: Any) -> str:
-    """The page for a pushed destination reference, or ``""`` when missing, malformed or on the emulator.
+    """The page for a pushed destination reference, or ``""`` when it is missing or malformed.
 
-    Stitch's app URL of a destination's own settings is not documented; the link opens the account's
-    pipeline page, which lists the sources and where they load. The emulator has no destination page.
+    Stitch's app URL of a destination's own settings is not documented; on Stitch the link opens the
+    account's pipeline page, which lists the sources and where they load. On the emulator it opens the
+    destination's own page.
+
+    :param value: the pushed destination reference.
     """
     ids = _ids(value, "client_id", "destination_id")
-    if ids is None or _root_of(value):
+    if ids is None:
         return ""
+    root = _root_of(value)
+    if root:
+        return root + EMULATOR_DESTINATION_PAGE.format(destination_id=ids[1])
     return pipeline_url(ids[0])
 
 
@@ -216,7 +223,7 @@ class StitchExtractionLogsLink(BaseOperatorLink):
 
 
 class StitchDestinationLink(BaseOperatorLink):
-    """Link from a destination task to the Stitch account's pipeline page."""
+    """Link from a destination task to the Stitch account's pipeline page (the emulator's destination page)."""
 
     name = "Stitch destination"
 

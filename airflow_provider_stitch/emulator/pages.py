@@ -2,11 +2,13 @@
 
 * ``/_emulator/sources/{source_id}``: the source, its report card, streams, recent extractions and loads.
 * ``/_emulator/extractions/{source_id}/{job_name}/logs``: one extraction's log text.
+* ``/_emulator/destinations/{destination_id}``: the destination, its last connection check, its properties
+  and the sources that load into it.
 
 Plain server-rendered HTML, no script: every name, message and log line is user data and is escaped,
-and the Content-Security-Policy forbids scripts besides. Credentials are never shown (the pages list
-the same properties the API shows). The pages need no token, are not counted as API requests and no
-arranged fault applies to them.
+and the Content-Security-Policy forbids scripts besides. Credential values are never shown: the pages show
+the values the API shows, and a destination's page names its credential properties without their values.
+The pages need no token, are not counted as API requests and no arranged fault applies to them.
 """
 
 from __future__ import annotations
@@ -20,12 +22,24 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from airflow_provider_stitch.connectors import credential_properties
 from airflow_provider_stitch.emulator import jobs
 from airflow_provider_stitch.emulator.clock import iso
-from airflow_provider_stitch.emulator.lifecycle import check_json, schedule_json, settle_due
+from airflow_provider_stitch.emulator.lifecycle import (
+    check_json,
+    schedule_json,
+    settle_destination_check,
+    settle_due,
+)
 from airflow_provider_stitch.emulator.runtime import runtime_of
-from airflow_provider_stitch.emulator.state import AccountRecord, EmulatorState, JobRecord, SourceRecord
-from airflow_provider_stitch.emulator.views import source_json
+from airflow_provider_stitch.emulator.state import (
+    AccountRecord,
+    DestinationRecord,
+    EmulatorState,
+    JobRecord,
+    SourceRecord,
+)
+from airflow_provider_stitch.emulator.views import source_json, visible_properties
 
 PAGES_PREFIX = "/_emulator"
 router = APIRouter(prefix=PAGES_PREFIX)
@@ -49,6 +63,11 @@ def source_page_path(source_id: int) -> str:
 def logs_page_path(source_id: int, job_name: str) -> str:
     """The path of an extraction's log page."""
     return f"{PAGES_PREFIX}/extractions/{source_id}/{quote(job_name, safe='')}/logs"
+
+
+def destination_page_path(destination_id: int) -> str:
+    """The path of a destination's page."""
+    return f"{PAGES_PREFIX}/destinations/{destination_id}"
 
 
 def _text(value: Any) -> str:
@@ -96,6 +115,21 @@ def _find(request: Request, source_id: str) -> tuple[AccountRecord, SourceRecord
     return (found[0], found[1], now) if found is not None else None
 
 
+def _find_destination(
+    request: Request, destination_id: str
+) -> tuple[AccountRecord, DestinationRecord] | None:
+    """The destination (of any account) with its account."""
+    if not destination_id.isdigit():
+        return None
+    state = runtime_of(request).state
+    with state.lock:
+        for account in state.accounts.values():
+            destination = account.destinations.get(int(destination_id))
+            if destination is not None:
+                return account, destination
+    return None
+
+
 def job_outcome(job: JobRecord, now: float) -> str:
     """A job's state in words: running (and its phase), stopped, failed in a phase, or succeeded."""
     if not job.settled:
@@ -117,10 +151,6 @@ def _summary(source: SourceRecord, account: AccountRecord, now: float, state: Em
         planned = (
             f"every {int(schedule['interval'])} minutes, next run {schedule['next_fire_time'] or 'none'}"
         )
-    check = check_json(source.check, now)
-    check_text = "none yet" if check is None else check["status"]
-    if check is not None and check["discovery_error_message"]:
-        check_text += f": {check['discovery_error_message']}"
     rows = [
         ("Source id", source.id),
         ("Type", source.type),
@@ -130,7 +160,7 @@ def _summary(source: SourceRecord, account: AccountRecord, now: float, state: Em
         ("Paused at", source.paused_at),
         ("Deleted at", iso(source.deleted_at)),
         ("Schedule", planned),
-        ("Last connection check", check_text),
+        ("Last connection check", _check_text(check_json(source.check, now))),
         ("Created", iso(source.created_at)),
         ("Updated", iso(source.updated_at)),
     ]
@@ -214,6 +244,54 @@ def _loads(source: SourceRecord, account: AccountRecord) -> str:
     )
 
 
+def _check_text(check: dict[str, Any] | None) -> str:
+    """A connection check's state in words, with the error message of a failed one."""
+    if check is None:
+        return "none yet"
+    text = str(check["status"])
+    if check["discovery_error_message"]:
+        text += f": {check['discovery_error_message']}"
+    return text
+
+
+def _destination_summary(destination: DestinationRecord, account: AccountRecord, now: float) -> str:
+    rows = [
+        ("Destination id", destination.id),
+        ("Type", destination.type),
+        ("Name", destination.name),
+        ("Description", destination.description),
+        ("Account (client id)", account.client_id),
+        ("Last connection check", _check_text(check_json(destination.check, now))),
+        ("Created", iso(destination.created_at)),
+        ("Updated", iso(destination.updated_at)),
+    ]
+    return _table(("", ""), [(escape(label), _text(value)) for label, value in rows], "")
+
+
+def _destination_properties(destination: DestinationRecord) -> str:
+    """Every property set: a value where the API shows it, only the name for a credential."""
+    shown = visible_properties(destination.type, destination.properties)
+    credentials = credential_properties(destination.type)
+    rows = []
+    for name in sorted(destination.properties):
+        if name in credentials:
+            rows.append((_text(name), '<span class="note">credential, not shown</span>'))
+        elif name in shown:
+            rows.append((_text(name), _text(shown[name])))
+    return _table(("Property", "Value"), rows, "No properties are set.")
+
+
+def _loading_sources(destination: DestinationRecord, account: AccountRecord) -> str:
+    """The account's live sources that load into this destination, each linked to its page."""
+    rows = []
+    for source in account.sources.values():
+        if source.deleted_at is not None or source.destination_id not in (None, destination.id):
+            continue
+        link = f'<a href="{_text(source_page_path(source.id))}">{_text(source.display_name)}</a>'
+        rows.append((link, _text(source.type), _text(source.step)))
+    return _table(("Source", "Type", "Set-up step"), rows, "No source loads into this destination yet.")
+
+
 @router.get("/sources/{source_id}")
 async def source_page(source_id: str, request: Request) -> HTMLResponse:
     """A source as a person reads it: set-up, report card, streams, recent extractions and loads."""
@@ -252,3 +330,24 @@ async def logs_page(source_id: str, job_name: str, request: Request) -> HTMLResp
         f"<pre>{_text(chr(10).join(job.log_lines))}</pre>"
     )
     return _page(f"Logs of {job.job_name}", body)
+
+
+@router.get("/destinations/{destination_id}")
+async def destination_page(destination_id: str, request: Request) -> HTMLResponse:
+    """A destination as a person reads it: what it is, its last check, its properties, what loads into it."""
+    found = _find_destination(request, destination_id)
+    if found is None:
+        return _not_found(f"This emulator has no destination {destination_id}.")
+    account, destination = found
+    runtime = runtime_of(request)
+    now = runtime.clock.now()
+    with runtime.state.lock:
+        settle_destination_check(destination, now)
+        body = (
+            f"<h1>{_text(destination.name)}</h1>"
+            f'<p class="note">Stitch emulator · emulator time {_text(iso(now))} · read-only</p>'
+            f"{_destination_summary(destination, account, now)}"
+            f"<h2>Properties</h2>{_destination_properties(destination)}"
+            f"<h2>Sources loading here</h2>{_loading_sources(destination, account)}"
+        )
+    return _page(f"{destination.name} (destination {destination.id})", body)

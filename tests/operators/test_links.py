@@ -66,7 +66,9 @@ def test_references_on_the_emulator_open_its_pages():
     assert logs_url_from_reference(reference) == (
         "http://127.0.0.1:8765/_emulator/extractions/200001/100001.200001.sync.a%2Fb%20c/logs"
     )
-    assert destination_url_from_reference({**reference, "destination_id": 3}) == ""
+    assert destination_url_from_reference({**reference, "destination_id": 3}) == (
+        "http://127.0.0.1:8765/_emulator/destinations/3"
+    )
 
 
 def test_unusable_references_give_no_link():
