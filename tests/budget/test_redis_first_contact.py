@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -30,8 +27,8 @@ from airflow_provider_stitch.operators.replication import StitchStartReplication
 from airflow_provider_stitch.sensors import StitchExtractionSensor
 from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger
 from tests.testkit.jobs import DESTINATION, FRESHDESK, FakeTaskInstance
+from tests.testkit.redis_server import REDIS_SERVER, RedisServer
 
-REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server binary is not installed")
 
 CONN_ID = "stitch_first_contact"
@@ -44,49 +41,10 @@ TAP_SECONDS = 60.0
 GIVE_UP = 60.0
 
 
-class RedisLater:
-    """A redis-server on a port chosen now, started only when asked (stopped by its own PID)."""
-
-    def __init__(self) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://:{PASSWORD}@127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        assert REDIS_SERVER is not None
-        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        command += ["--appendonly", "no", "--requirepass", PASSWORD]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
-
-    def start_in(self, seconds: float) -> threading.Timer:
-        timer = threading.Timer(seconds, self.start)
-        timer.start()
-        return timer
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-        self.process = None
-
-
 @pytest.fixture
-def redis_later() -> Iterator[RedisLater]:
-    server = RedisLater()
+def redis_later() -> Iterator[RedisServer]:
+    """A redis-server on a port chosen now, not started until the test starts it."""
+    server = RedisServer(password=PASSWORD)
     try:
         yield server
     finally:
@@ -96,7 +54,7 @@ def redis_later() -> Iterator[RedisLater]:
 class Setup:
     """The emulator with one source, and the Airflow connection paying from the (down) Redis store."""
 
-    def __init__(self, emulator: EmulatorProcess, redis: RedisLater) -> None:
+    def __init__(self, emulator: EmulatorProcess, redis: RedisServer) -> None:
         self.emulator = emulator
         self.redis = redis
         self.control = emulator.control()
