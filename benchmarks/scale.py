@@ -19,6 +19,7 @@ window saw more than 30 Jobs requests. Usage: ``python benchmarks/scale.py --sou
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import random
@@ -33,15 +34,18 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from scale import checks
+from scale.checks import Check
 from scale.deployment import (
     SCALE_DAG_ID,
     AirflowDeployment,
     Component,
     HarnessError,
+    LoadScaledTimer,
     RedisServer,
-    load_demo,
+    clock_offset,
 )
-from scale.drills import DrillLog, DrillPlan
+from scale.drills import KILLED_WORKER, DrillLog, DrillPlan
 from scale.measure import (
     STITCH_JOBS_LIMIT,
     STITCH_WINDOW_SECONDS,
@@ -57,13 +61,19 @@ from scale.measure import (
 )
 from scale.sources import create_sources
 
+from airflow_provider_stitch.emulator.dag_runs import stitch_connection_json
+from airflow_provider_stitch.emulator.harness import EmulatorProcess
+
 #: Emulator seconds per real second: Stitch's 600 s window lasts 60 s, so a run takes minutes, not hours.
 DEFAULT_SPEED = 10.0
 #: Worker 2's clock offset in the drill run (seconds; negative is behind).
 SKEWED_WORKER_SECONDS = -180.0
-#: Tap durations (emulator seconds) in the drill run: long enough for every drill to happen mid-run.
-DRILL_TAP_SECONDS = (400.0, 900.0)
-#: Real seconds a run may take before the harness gives up on it: a base plus a share per source.
+SKEWED_WORKER = "celery-worker-2"
+#: Tap durations (emulator seconds) in the drill run: long enough for every drill to happen mid-run, with
+#: waits still deferred when the last one (the Redis restart) comes.
+DRILL_TAP_SECONDS = (500.0, 1100.0)
+#: Real seconds (on an idle box; they stretch with the load) a run may take before the harness gives up on
+#: it: a base plus a share per source.
 RUN_TIMEOUT_BASE = 300.0
 RUN_TIMEOUT_PER_SOURCE = 3.0
 #: Real seconds after Redis stops during which a Jobs request may still be one paid before the stop.
@@ -90,7 +100,7 @@ class RunResult:
     samples: Samples
     real_seconds: float
     drills: DrillLog | None = None
-    drill_checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    drill_checks: list[Check] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -101,7 +111,7 @@ class RunResult:
             and self.duplicate_jobs == 0
             and all(count == 1 for count in self.jobs_per_source.values())
             and self.busiest_jobs_window <= STITCH_JOBS_LIMIT
-            and all(passed for _, passed, _ in self.drill_checks)
+            and all(check.passed for check in self.drill_checks)
         )
 
 
@@ -119,10 +129,9 @@ class Harness:
         self.count = sources
         self.speed = speed
         self.out = out
-        self.demo = load_demo()
         self.broker = RedisServer(workdir, "redis-broker")
         self.redis = RedisServer(workdir, "redis-budget")
-        self.emulator = self.demo.EmulatorProcess(workdir, speed=speed, extra_args=["--no-schedules"])
+        self.emulator = EmulatorProcess(workdir, speed=speed, extra_args=["--no-schedules"])
         self.deployment: AirflowDeployment | None = None
         self.source_ids: list[int] = []
         self.control: Any = None
@@ -167,7 +176,7 @@ class Harness:
         ) as client:
             self.source_ids = create_sources(client, self.control, self.count)
         self.say(f"  {self.count} PostgreSQL sources created and configured through the API")
-        connection = self.demo.stitch_connection_json(
+        connection = stitch_connection_json(
             self.emulator.base_url,
             self.emulator.token,
             self.emulator.client_id,
@@ -184,14 +193,14 @@ class Harness:
             f"{time.monotonic() - started:.0f} s"
         )
 
-    def _running_tasks(self, run_id: str) -> list[tuple[str, int, int]]:
+    def _running_tasks(self, run_id: str) -> list[tuple[str, int, int, str]]:
         assert self.deployment is not None
         rows = self.deployment.query(
-            "SELECT task_id, map_index, try_number FROM task_instance "
+            "SELECT task_id, map_index, try_number, COALESCE(hostname, '') FROM task_instance "
             "WHERE dag_id = ? AND run_id = ? AND state = 'running'",
             (SCALE_DAG_ID, run_id),
         )
-        return [(str(t), int(m), int(n)) for t, m, n in rows]
+        return [(str(t), int(m), int(n), str(h)) for t, m, n, h in rows]
 
     def _deferred(self, run_id: str) -> int:
         assert self.deployment is not None
@@ -221,7 +230,7 @@ class Harness:
         self.requests.poll()
         since = self.emulator_now()
         started = time.monotonic()
-        timeout = RUN_TIMEOUT_BASE + RUN_TIMEOUT_PER_SOURCE * self.count
+        timer = LoadScaledTimer(RUN_TIMEOUT_BASE + RUN_TIMEOUT_PER_SOURCE * self.count)
         sampler = Sampler(
             lambda: self._running_tasks(run_id),
             lambda: self._deferred(run_id),
@@ -237,8 +246,11 @@ class Harness:
                 now = time.monotonic()
                 if state in ("success", "failed"):
                     break
-                if now - started > timeout:
-                    raise HarnessError(f"run {run_id} did not finish within {timeout:.0f} s")
+                if timer.expired():
+                    raise HarnessError(
+                        f"run {run_id} did not finish within {timer.real:.0f} s ({timer.seconds:.0f} s "
+                        "on an idle box, stretched with the load)"
+                    )
                 if plan is not None:
                     plan.tick()
                 deployment.check_alive()
@@ -253,6 +265,8 @@ class Harness:
                 time.sleep(1)
         real_seconds = time.monotonic() - started
         self.requests.poll()
+        if plan is not None:
+            plan.log.pids_at_end = deployment.pids()
         return self._result(run_id, state, since, real_seconds, sampler.samples, plan)
 
     def _result(
@@ -269,31 +283,34 @@ class Harness:
         emulator_state = self.control.state()
         outcome = jobs_since(emulator_state, client_id, self.source_ids, since)
         rows = self.deployment.query(
-            "SELECT task_id, map_index, state, try_number, end_date FROM task_instance "
+            "SELECT task_id, map_index, state, try_number, end_date, COALESCE(hostname, '') FROM task_instance "
             "WHERE dag_id = ? AND run_id = ?",
             (SCALE_DAG_ID, run_id),
         )
-        by_index: dict[int, dict[str, tuple[str, int, str | None]]] = {}
-        for task_id, map_index, task_state, try_number, end_date in rows:
+        by_index: dict[int, dict[str, tuple[str, int, str | None, str]]] = {}
+        for task_id, map_index, task_state, try_number, end_date, host in rows:
             by_index.setdefault(int(map_index), {})[str(task_id)] = (
                 str(task_state),
                 int(try_number),
                 end_date,
+                str(host),
             )
         synced = sum(
             1
             for tasks in by_index.values()
             if tasks.get(START_TASK, ("",))[0] == "success" and tasks.get(LOADS_TASK, ("",))[0] == "success"
         )
-        retried = sum(1 for _, _, _, try_number, _ in rows if int(try_number) > 1)
+        retried = sum(1 for _, _, _, try_number, _, _ in rows if int(try_number) > 1)
         times = self.requests.jobs_times(client_id)
         busiest, _ = busiest_window(times)
         delays = detection_delays(outcome.job_ends, self.requests.extraction_reads(client_id))
         resume = []
         index_of = {source_id: index for index, source_id in enumerate(self.source_ids)}
+        # A task's end_date is stamped with the clock of the worker that ran it: the skewed one's are left out.
+        skewed = {SKEWED_WORKER} if plan is not None else set()
         for source_id, end in outcome.job_ends.items():
             task = by_index.get(index_of[source_id], {}).get(START_TASK)
-            if task is not None and task[0] == "success" and task[2]:
+            if task is not None and task[0] == "success" and task[2] and task[3] not in skewed:
                 resume.append(parse_time(_utc(task[2])) - self.to_real(end))
         result = RunResult(
             name=run_id,
@@ -311,56 +328,55 @@ class Harness:
             real_seconds=real_seconds,
         )
         if plan is not None:
+            final = {
+                (task, index): (t[0], t[1]) for index, tasks in by_index.items() for task, t in tasks.items()
+            }
             result.drills = plan.log
-            result.drill_checks = self._drill_checks(plan.log, result)
+            result.drill_checks = self._drill_checks(plan.log, result, final)
         return result
 
-    def _drill_checks(self, log: DrillLog, result: RunResult) -> list[tuple[str, bool, str]]:
+    def _drill_checks(self, log: DrillLog, result: RunResult, final: checks.FinalTries) -> list[Check]:
         assert self.requests is not None
         client_id = self.emulator.client_id
-        checks: list[tuple[str, bool, str]] = []
-        one_sync = all(count == 1 for count in result.jobs_per_source.values())
-        checks.append(
-            (
-                "worker killed mid-task",
-                log.worker_killed_at is not None and result.retried_tasks > 0 and one_sync,
-                f"{log.worker_tasks_killed} task process(es) killed, {result.retried_tasks} task(s) retried, "
-                f"{'one sync per source' if one_sync else 'more than one sync for sources ' + ', '.join(str(i) for i, c in result.jobs_per_source.items() if c > 1)}",
-            )
-        )
-        took_over = log.takeover is not None and log.takeover.startswith("all ")
-        checks.append(
-            (
-                "triggerer killed",
-                took_over,
-                log.takeover or "the run ended before the drill",
-            )
-        )
+        found = [
+            checks.worker_kill(log.worker_tasks_killed, final, result.jobs_per_source, KILLED_WORKER),
+            checks.triggerer_kill(
+                bool(log.takeover and log.takeover.startswith("all ")),
+                log.takeover,
+                log.triggerer_waits,
+                final,
+            ),
+        ]
         if log.redis_down_at is not None and log.redis_up_at is not None:
-            # A request paid just before Redis went away may still be on its way: allow it one real second.
-            in_flight_until = log.redis_down_at + IN_FLIGHT_SECONDS * self.speed
+            # A request paid just before Redis went away may still be on its way: allow it a real second
+            # (more on a loaded box).
+            in_flight_until = log.redis_down_at + IN_FLIGHT_SECONDS * log.load_at_redis_stop * self.speed
             during = self.requests.jobs_times(client_id, since=log.redis_down_at, until=log.redis_up_at)
             unpaid = [t for t in during if t > in_flight_until]
-            after = self.requests.jobs_times(client_id, since=log.redis_up_at)
-            checks.append(
-                (
-                    "budget Redis restarted",
-                    not unpaid and bool(after) and result.synced == result.sources,
-                    f"{len(unpaid)} Jobs requests while it was down ({len(during) - len(unpaid)} more within "
-                    f"{IN_FLIGHT_SECONDS:.0f} s of the stop, paid before it), {len(after)} after it came back "
-                    f"with no Airflow component restarted; {result.synced}/{result.sources} sources synced",
+            found.append(
+                checks.redis_restart(
+                    unpaid=len(unpaid),
+                    in_flight=len(during) - len(unpaid),
+                    after=len(self.requests.jobs_times(client_id, since=log.redis_up_at)),
+                    busiest=result.busiest_jobs_window,
+                    waits=log.redis_waits,
+                    final=final,
+                    pids_before=log.pids_at_redis_stop,
+                    pids_after=log.pids_at_end,
                 )
             )
         else:
-            checks.append(("budget Redis restarted", False, "the run ended before the drill"))
-        checks.append(
-            (
-                f"worker clock {SKEWED_WORKER_SECONDS / 60:+.0f} min",
-                result.busiest_jobs_window <= STITCH_JOBS_LIMIT,
-                f"busiest Jobs window {result.busiest_jobs_window} of {STITCH_JOBS_LIMIT} with the skewed worker running",
+            found.append(Check("budget Redis restarted", False, "the run ended before the drill"))
+        found.append(
+            checks.skewed_clock(
+                wanted=SKEWED_WORKER_SECONDS,
+                measured=log.worker_clock_offset,
+                tasks_on_host=result.samples.tasks_by_host.get(SKEWED_WORKER, 0),
+                busiest=result.busiest_jobs_window,
+                host=SKEWED_WORKER,
             )
         )
-        return checks
+        return found
 
     def drill_run(self, run_id: str) -> RunResult:
         """The second run, with worker 2's clock skewed and the other drills fired mid-run."""
@@ -372,14 +388,14 @@ class Harness:
                 durations={"discovery": 5.0, "tap": draw.uniform(*DRILL_TAP_SECONDS), "target": 5.0},
             )
         deployment = self.deployment
-        deployment.components["celery-worker-2"].stop()
+        deployment.components[SKEWED_WORKER].stop()
         deployment.worker_clock_offsets = (0.0, SKEWED_WORKER_SECONDS)
         deployment.start_worker(2)
+        plan = DrillPlan(deployment, self.redis, self.emulator_now, run_id, self.count)
+        plan.log.worker_clock_offset = clock_offset(deployment.worker_env(2))
         self.say(
-            f"  celery-worker-2 restarted with its clock {abs(SKEWED_WORKER_SECONDS):.0f} s behind (libfaketime)"
-        )
-        plan = DrillPlan(
-            deployment, self.redis, self.emulator_now, self.count, lambda: self._deferred(run_id)
+            f"  {SKEWED_WORKER} restarted with its clock {abs(SKEWED_WORKER_SECONDS):.0f} s behind (libfaketime; "
+            f"measured {plan.log.worker_clock_offset:+.1f} s)"
         )
         return self.run(run_id, plan)
 
@@ -434,8 +450,8 @@ def report(result: RunResult, speed: float, out: Any) -> list[str]:
         )
     for note in result.drills.notes if result.drills else []:
         lines.append(f"    drill: {note}")
-    for name, passed, detail in result.drill_checks:
-        lines.append(f"    {'PASS' if passed else 'FAIL'} {name}: {detail}")
+    for check in result.drill_checks:
+        lines.append(f"    {'PASS' if check.passed else 'FAIL'} {check.name}: {check.detail}")
     for line in lines:
         print(line, file=out, flush=True)
     return lines
@@ -449,7 +465,7 @@ def summary_line(count: int, results: Sequence[RunResult], failure: str | None =
     busiest = max((r.busiest_jobs_window for r in results), default=0)
     verdict = "OK" if failure is None and results and all(r.ok for r in results) else "FAILED"
     drills = sum(len(r.drill_checks) for r in results)
-    passed = sum(1 for r in results for _, ok, _ in r.drill_checks if ok)
+    passed = sum(1 for r in results for check in r.drill_checks if check.passed)
     drill_text = f", drills {passed}/{drills} passed" if drills else ""
     return (
         f"scale {verdict}: CeleryExecutor, N={count}, 2 workers, 2 triggerers, Redis budget — runs succeeded "
@@ -534,7 +550,7 @@ def _figures(count: int, speed: float, results: Sequence[RunResult]) -> dict[str
                 "delay_median": None if math.isnan(median(r.delays)) else median(r.delays),
                 "delay_p95": None if not r.delays else percentile(r.delays, 0.95),
                 "triggerer_peak_bytes": r.samples.triggerer_peak,
-                "drill_checks": r.drill_checks,
+                "drill_checks": [dataclasses.asdict(check) for check in r.drill_checks],
             }
             for r in results
         ],

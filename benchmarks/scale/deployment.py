@@ -4,7 +4,6 @@ process group on loopback that the harness can stop, kill and restart by PID."""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import signal
@@ -16,23 +15,28 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from scale.host import HOST_VARIABLE, HOSTNAME_CALLABLE
+
+from airflow_provider_stitch.emulator.dag_runs import airflow_environment, run_airflow
+
+BENCHMARKS = Path(__file__).resolve().parents[1]
 SCALE_DAGS = Path(__file__).resolve().parent / "dags"
 SCALE_DAG_ID = "stitch_scale_sync"
 #: libfaketime from Debian's ``faketime`` package: shifts the clock of the process it is preloaded into.
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
-#: Seconds a component may take to come up.
+#: Seconds a component may take to come up (on an idle box; see LoadScaledTimer).
 STARTUP_SECONDS = 120.0
 #: Task slots of each Celery worker.
 WORKER_CONCURRENCY = 4
 #: Seconds without a heartbeat after which the scheduler fails (and retries) a task whose worker died.
-TASK_HEARTBEAT_TIMEOUT = 20
+TASK_HEARTBEAT_TIMEOUT = 30
 #: Seconds a task may stay queued before the scheduler queues it again: a message a killed worker had
 #: prefetched is otherwise redelivered only after the broker's visibility timeout.
 TASK_QUEUED_TIMEOUT = 60
+#: Seconds between the scheduler's looks for such tasks (Airflow's default, 120, adds up to two minutes).
+TASK_QUEUED_TIMEOUT_CHECK_INTERVAL = 10
 #: Seconds without a heartbeat after which a triggerer's triggers move to another triggerer.
 TRIGGERER_HEALTH_THRESHOLD = 15
 
@@ -41,14 +45,34 @@ class HarnessError(RuntimeError):
     """A component did not start or a step failed; the message names the log to read."""
 
 
-def load_demo() -> ModuleType:
-    """``tools/demo.py`` as a module: its emulator child and Airflow environment are reused here."""
-    spec = importlib.util.spec_from_file_location("stitch_demo", REPO_ROOT / "tools" / "demo.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def load_factor() -> float:
+    """How overloaded this box is right now: the 1-minute load average per CPU, at least 1."""
+    return max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+
+
+class LoadScaledTimer:
+    """A timeout whose seconds stretch with the box's load, so a slow but moving run on a busy 2-core
+    machine is not cut off, while a hung one still is.
+
+    Each stretch of real time counts ``1 / load_factor()`` of itself: at a load of 3 per CPU a 300 s
+    timeout lasts about 900 real seconds.
+
+    :param seconds: the timeout on an idle box.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.spent = 0.0
+        self.real = 0.0
+        self._last = time.monotonic()
+
+    def expired(self) -> bool:
+        """Whether the timeout has run out (call it regularly: each call weighs the time since the last)."""
+        now = time.monotonic()
+        self.spent += (now - self._last) / load_factor()
+        self.real += now - self._last
+        self._last = now
+        return self.spent > self.seconds
 
 
 def free_port() -> int:
@@ -59,15 +83,18 @@ def free_port() -> int:
 
 
 def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    """Wait until 127.0.0.1:port accepts connections; raise HarnessError if the process dies or time runs out."""
-    deadline = time.monotonic() + timeout
+    """Wait until 127.0.0.1:port accepts connections; raise HarnessError if the process dies or time runs out.
+
+    :param timeout: seconds on an idle box (stretched with the load).
+    """
+    timer = LoadScaledTimer(timeout)
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
         except OSError:
             pass
-        if process.poll() is not None or time.monotonic() > deadline:
+        if process.poll() is not None or timer.expired():
             raise HarnessError(f"{what} did not start listening on port {port}; see {log}")
         time.sleep(0.2)
 
@@ -268,8 +295,7 @@ class AirflowDeployment:
 
     def prepare(self) -> None:
         """Build the environment and migrate the metadata database."""
-        demo = load_demo()
-        env = demo.airflow_environment(self.home, dags_folder=SCALE_DAGS)
+        env = airflow_environment(self.home, dags_folder=SCALE_DAGS)
         env.update(
             {
                 "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
@@ -291,6 +317,9 @@ class AirflowDeployment:
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
                 "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(TRIGGERER_HEALTH_THRESHOLD),
                 "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(TASK_QUEUED_TIMEOUT),
+                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": str(
+                    TASK_QUEUED_TIMEOUT_CHECK_INTERVAL
+                ),
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                 "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
                 "AIRFLOW_CONN_STITCH_DEFAULT": self.connection_json,
@@ -298,7 +327,7 @@ class AirflowDeployment:
         )
         self.env = env
         log = self.workdir / "airflow-db-migrate.log"
-        if demo.run_airflow(env, ["db", "migrate"], log_path=log) != 0:
+        if run_airflow(env, ["db", "migrate"], log_path=log) != 0:
             raise HarnessError(f"airflow db migrate failed; see {log}")
 
     def _airflow(
@@ -314,10 +343,23 @@ class AirflowDeployment:
         self.components[name] = component
         return component.start()
 
-    def worker_env(self, number: int) -> dict[str, str]:
-        """Environment of Celery worker ``number`` (1-based): its own log folder, its clock offset."""
+    def host_env(self, name: str) -> dict[str, str]:
+        """Environment of a component standing in for a host of its own: Airflow records ``name`` as its
+        host name (task instances, triggerer jobs), so the harness can tell from the database which one ran what.
+
+        :param name: the component's name, e.g. ``celery-worker-1``.
+        """
         env = dict(self.env)
-        env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(self.workdir / f"celery-worker-{number}" / "logs")
+        env[HOST_VARIABLE] = name
+        env["AIRFLOW__CORE__HOSTNAME_CALLABLE"] = HOSTNAME_CALLABLE
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCHMARKS), env.get("PYTHONPATH")]))
+        return env
+
+    def worker_env(self, number: int) -> dict[str, str]:
+        """Environment of Celery worker ``number`` (1-based): its host name, log folder and clock offset."""
+        name = f"celery-worker-{number}"
+        env = self.host_env(name)
+        env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(self.workdir / name / "logs")
         offset = self.worker_clock_offsets[number - 1]
         if offset:
             if not LIBFAKETIME.exists():
@@ -341,7 +383,8 @@ class AirflowDeployment:
 
     def start_triggerer(self, number: int) -> Component:
         """Start (or restart) triggerer ``number``."""
-        return self._airflow(f"triggerer-{number}", ["triggerer", "--skip-serve-logs"])
+        name = f"triggerer-{number}"
+        return self._airflow(name, ["triggerer", "--skip-serve-logs"], self.host_env(name))
 
     def start(self) -> None:
         """Start every component and wait until the api-server answers and the DAG is parsed."""
@@ -354,6 +397,10 @@ class AirflowDeployment:
         assert api.process is not None
         wait_for_port(self.api_port, STARTUP_SECONDS, api.process, "the api-server", api.log)
         self.wait_for_dag()
+
+    def pids(self) -> dict[str, int]:
+        """PID of each component that runs now, by name (a restart shows as a new PID)."""
+        return {name: c.pid for name, c in self.components.items() if c.alive()}
 
     def check_alive(self) -> None:
         """Raise HarnessError naming any component that exited by itself."""
@@ -382,18 +429,17 @@ class AirflowDeployment:
 
     def wait_for_dag(self) -> None:
         """Wait until the dag-processor has serialized the scale DAG."""
-        deadline = time.monotonic() + STARTUP_SECONDS
+        timer = LoadScaledTimer(STARTUP_SECONDS)
         while not self.query("SELECT 1 FROM serialized_dag WHERE dag_id = ?", (SCALE_DAG_ID,)):
             self.check_alive()
-            if time.monotonic() > deadline:
+            if timer.expired():
                 raise HarnessError(f"{SCALE_DAG_ID} was not parsed; see {self.workdir / 'dag-processor.log'}")
             time.sleep(1)
 
     def cli(self, arguments: Sequence[str], log_name: str) -> None:
         """Run one ``airflow`` CLI command; raise HarnessError when it fails."""
-        demo = load_demo()
         log = self.workdir / f"{log_name}.log"
-        if demo.run_airflow(self.env, list(arguments), log_path=log) != 0:
+        if run_airflow(self.env, list(arguments), log_path=log) != 0:
             raise HarnessError(f"airflow {' '.join(arguments[:2])} failed; see {log}")
 
     def trigger(self, run_id: str, source_ids: Sequence[int]) -> None:
@@ -422,3 +468,24 @@ class AirflowDeployment:
             self.components.values(), key=lambda c: c.name in ("api-server", "scheduler")
         ):
             component.stop()
+
+
+def clock_offset(env: Mapping[str, str]) -> float:
+    """Seconds a process started with ``env`` reads its clock off by, measured against this process's clock.
+
+    A check of the clock-skew drill that does not take libfaketime's word for it: a child with the worker's
+    environment prints its ``time.time()``, compared with the middle of the time it took.
+
+    :param env: a component's environment (e.g. :meth:`AirflowDeployment.worker_env`).
+    """
+    before = time.time()
+    answer = subprocess.run(
+        [sys.executable, "-S", "-c", "import time; print(repr(time.time()))"],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    after = time.time()
+    return float(answer.stdout.strip()) - (before + after) / 2

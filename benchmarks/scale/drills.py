@@ -1,15 +1,15 @@
 """Failure drills, run while a DAG run is in flight: a Celery worker dies, a triggerer dies, Redis restarts,
-and a worker's clock is minutes off. Each drill notes what it did and when (emulator time), so the checks
-afterwards can be read from Stitch's side."""
+and a worker's clock is minutes off. Each drill notes what it did, when (emulator time) and which task
+instances it hit (from Airflow's database, by the host name each component records), so the checks afterwards
+can follow those tasks to their end and read the rest from Stitch's side."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from scale.deployment import AirflowDeployment, RedisServer
+from scale.deployment import SCALE_DAG_ID, AirflowDeployment, LoadScaledTimer, RedisServer, load_factor
 
 #: Real seconds Redis stays down in the restart drill.
 REDIS_DOWN_SECONDS = 10.0
@@ -17,21 +17,41 @@ REDIS_DOWN_SECONDS = 10.0
 WORKER_DOWN_SECONDS = 30.0
 #: Real seconds between one drill and the next, so their effects can be told apart.
 DRILL_GAP_SECONDS = 15.0
+#: Seconds (on an idle box) the surviving triggerer gets to take every trigger over.
+TAKEOVER_SECONDS = 90.0
+KILLED_WORKER = "celery-worker-1"
+KILLED_TRIGGERER = "triggerer-1"
+SURVIVING_TRIGGERER = "triggerer-2"
+
+#: A task instance try: (task_id, map_index, try_number).
+TaskTry = tuple[str, int, int]
 
 
 @dataclass
 class DrillLog:
-    """What the drills did, in emulator time."""
+    """What the drills did, in emulator time, and the task tries each one hit."""
 
     worker_killed_at: float | None = None
-    worker_tasks_killed: int = 0
+    #: Tries running on the killed worker when it died.
+    worker_tasks_killed: list[TaskTry] = field(default_factory=list)
     worker_restarted_at: float | None = None
     triggerer_killed_at: float | None = None
-    triggers_before_kill: dict[int, int] = field(default_factory=dict)
+    #: Tries deferred to a trigger of the killed triggerer when it died.
+    triggerer_waits: list[TaskTry] = field(default_factory=list)
+    triggers_before_kill: dict[str, int] = field(default_factory=dict)
     takeover: str | None = None
     takeover_seconds: float | None = None
     redis_down_at: float | None = None
     redis_up_at: float | None = None
+    #: Tries deferred when Redis stopped.
+    redis_waits: list[TaskTry] = field(default_factory=list)
+    #: The box's load factor when Redis stopped (stretches the allowance for requests already on their way).
+    load_at_redis_stop: float = 1.0
+    #: PIDs of the running components when Redis stopped and when the run ended.
+    pids_at_redis_stop: dict[str, int] = field(default_factory=dict)
+    pids_at_end: dict[str, int] = field(default_factory=dict)
+    #: The skewed worker's clock offset as measured from a child with its environment (seconds).
+    worker_clock_offset: float | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -39,10 +59,10 @@ class DrillPlan:
     """Steps the drills forward each time :meth:`tick` is called during the drill run.
 
     :param deployment: the Airflow components.
-    :param redis: the Redis server.
+    :param redis: the budget's Redis server.
     :param emulator_now: returns the emulator's current time.
+    :param run_id: the drill run.
     :param source_count: N, to decide when enough waits are deferred.
-    :param deferred_count: returns how many task instances are deferred.
     """
 
     def __init__(
@@ -50,106 +70,122 @@ class DrillPlan:
         deployment: AirflowDeployment,
         redis: RedisServer,
         emulator_now: Callable[[], float],
+        run_id: str,
         source_count: int,
-        deferred_count: Callable[[], int],
     ) -> None:
         self.deployment = deployment
         self.redis = redis
         self.emulator_now = emulator_now
-        self.deferred_count = deferred_count
-        self.deferred_wanted = max(1, math.ceil(source_count / 4))
+        self.run_id = run_id
+        self.deferred_wanted = max(1, -(-source_count // 4))
         self.log = DrillLog()
         self._last_step = time.monotonic()
         self._worker_killed_real: float | None = None
-        self._idle_processes = self._worker_processes(1)
+        self._takeover_timer: LoadScaledTimer | None = None
 
-    @property
-    def finished(self) -> bool:
-        """Every drill has run (Redis is back up)."""
-        return self.log.redis_up_at is not None
+    def _tries(self, where: str, parameters: tuple[object, ...] = ()) -> list[TaskTry]:
+        """The run's task tries matching ``where`` (SQL on ``task_instance``)."""
+        rows = self.deployment.query(
+            f"SELECT task_id, map_index, try_number FROM task_instance WHERE dag_id = ? AND run_id = ? AND {where}",
+            (SCALE_DAG_ID, self.run_id, *parameters),
+        )
+        return [(str(t), int(m), int(n)) for t, m, n in rows]
 
-    def _worker_processes(self, number: int) -> int:
-        """Processes in Celery worker ``number``'s tree (0 when it is down)."""
-        component = self.deployment.components[f"celery-worker-{number}"]
-        if not component.alive():
-            return 0
-        from scale.deployment import _descendants
+    def _triggers_by_host(self) -> dict[str, int]:
+        """How many triggers each triggerer runs, by the host name its job recorded (``none``: unassigned)."""
+        rows = self.deployment.query(
+            "SELECT COALESCE(job.hostname, 'none'), COUNT(*) FROM trigger "
+            "LEFT JOIN job ON job.id = trigger.triggerer_id GROUP BY 1"
+        )
+        return {str(host): int(count) for host, count in rows}
 
-        return len(_descendants(component.pid))
+    def _kill_worker(self, now: float) -> None:
+        running = self._tries("state = 'running' AND hostname = ?", (KILLED_WORKER,))
+        if not running:
+            return
+        self.deployment.components[KILLED_WORKER].kill()
+        log = self.log
+        log.worker_killed_at = self.emulator_now()
+        log.worker_tasks_killed = running
+        self._worker_killed_real = now
+        self._last_step = now
+        log.notes.append(
+            f"killed {KILLED_WORKER} (SIGKILL to its process group) while it ran {len(running)} task(s): "
+            + ", ".join(f"{task}[{index}] try {number}" for task, index, number in running)
+        )
 
-    def _worker_busy(self, number: int) -> int:
-        """Task processes running under Celery worker ``number``: its tree beyond what it had idle."""
-        return max(0, self._worker_processes(number) - self._idle_processes)
-
-    def _triggers_by_triggerer(self) -> dict[int, int]:
-        """How many triggers each triggerer job runs (from the metadata DB)."""
-        rows = self.deployment.query("SELECT COALESCE(triggerer_id, -1), COUNT(*) FROM trigger GROUP BY 1")
-        return {int(job): int(count) for job, count in rows}
+    def _kill_triggerer(self, now: float) -> None:
+        deferred = self._tries("state = 'deferred'")
+        if now - self._last_step < DRILL_GAP_SECONDS or len(deferred) < self.deferred_wanted:
+            return
+        log = self.log
+        log.triggers_before_kill = self._triggers_by_host()
+        log.triggerer_waits = self._tries(
+            "state = 'deferred' AND trigger_id IN (SELECT trigger.id FROM trigger JOIN job "
+            "ON job.id = trigger.triggerer_id WHERE job.hostname = ?)",
+            (KILLED_TRIGGERER,),
+        )
+        self.deployment.components[KILLED_TRIGGERER].kill()
+        log.triggerer_killed_at = self.emulator_now()
+        self._last_step = now
+        self._takeover_timer = LoadScaledTimer(TAKEOVER_SECONDS)
+        log.notes.append(
+            f"killed {KILLED_TRIGGERER} with {len(deferred)} waits deferred, {len(log.triggerer_waits)} of them "
+            "on its triggers; not restarted"
+        )
 
     def _check_takeover(self, now: float) -> None:
-        """Done when every trigger runs on the one triggerer still heartbeating, or after a minute."""
-        alive = self.deployment.query(
-            "SELECT id FROM job WHERE job_type = 'TriggererJob' AND state = 'running' "
-            "ORDER BY latest_heartbeat DESC LIMIT 1"
-        )
-        on = self._triggers_by_triggerer()
+        """Done when every trigger runs on the surviving triggerer (none left on the killed one or unassigned),
+        when no trigger is left, or when the takeover timer runs out."""
+        on = self._triggers_by_host()
         waited = now - self._last_step
-        if alive and set(on) == {int(alive[0][0])}:
-            moved = sum(count for job, count in self.log.triggers_before_kill.items() if job != alive[0][0])
-            self.log.takeover = (
-                f"all {on[int(alive[0][0])]} triggers run on the surviving triggerer (job {alive[0][0]}); "
-                f"{moved} were on the killed one"
+        log = self.log
+        if set(on) == {SURVIVING_TRIGGERER}:
+            moved = log.triggers_before_kill.get(KILLED_TRIGGERER, 0)
+            log.takeover = (
+                f"all {on[SURVIVING_TRIGGERER]} triggers run on {SURVIVING_TRIGGERER}; "
+                f"{moved} were on {KILLED_TRIGGERER}"
             )
-            self.log.takeover_seconds = waited
-            self.log.notes.append(f"triggerer takeover after {waited:.0f} s: {self.log.takeover}")
-            self._last_step = now
         elif not on:
-            self.log.takeover = "no trigger left to take over (the waits had ended)"
-            self._last_step = now
-        elif waited > 90:
-            self.log.takeover = f"not taken over after {waited:.0f} s: triggers per triggerer job {on}"
-            self._last_step = now
+            log.takeover = "no trigger left to take over (the waits had ended)"
+        elif self._takeover_timer is not None and self._takeover_timer.expired():
+            log.takeover = f"not taken over after {waited:.0f} s: triggers per triggerer {on}"
+        else:
+            return
+        log.takeover_seconds = waited
+        log.notes.append(f"triggerer takeover after {waited:.0f} s: {log.takeover}")
+        self._last_step = now
+
+    def _restart_redis(self) -> None:
+        log = self.log
+        log.redis_waits = self._tries("state = 'deferred'")
+        log.pids_at_redis_stop = self.deployment.pids()
+        log.load_at_redis_stop = load_factor()
+        self.redis.stop()
+        log.redis_down_at = self.emulator_now()
+        time.sleep(REDIS_DOWN_SECONDS)
+        self.redis.start()
+        log.redis_up_at = self.emulator_now()
+        self._last_step = time.monotonic()
+        log.notes.append(
+            f"the budget's redis-server stopped for {REDIS_DOWN_SECONDS:.0f} s with {len(log.redis_waits)} waits "
+            "deferred, and started again on the same port and data"
+        )
 
     def tick(self) -> None:
         """Run the next drill when its moment has come."""
         log = self.log
         now = time.monotonic()
         if log.worker_killed_at is None:
-            busy = self._worker_busy(1)
-            if busy:
-                self.deployment.components["celery-worker-1"].kill()
-                log.worker_killed_at = self.emulator_now()
-                log.worker_tasks_killed = busy
-                self._worker_killed_real = now
-                self._last_step = now
-                log.notes.append(
-                    f"killed celery-worker-1 (SIGKILL to its process group) with {busy} task process(es) running"
-                )
+            self._kill_worker(now)
             return
         if log.worker_restarted_at is None and now - (self._worker_killed_real or now) >= WORKER_DOWN_SECONDS:
             self.deployment.start_worker(1)
             log.worker_restarted_at = self.emulator_now()
-            log.notes.append(f"celery-worker-1 back after {WORKER_DOWN_SECONDS:.0f} s")
+            log.notes.append(f"{KILLED_WORKER} back after {WORKER_DOWN_SECONDS:.0f} s")
         if log.triggerer_killed_at is None:
-            if now - self._last_step >= DRILL_GAP_SECONDS and self.deferred_count() >= self.deferred_wanted:
-                log.triggers_before_kill = self._triggers_by_triggerer()
-                self.deployment.components["triggerer-1"].kill()
-                log.triggerer_killed_at = self.emulator_now()
-                self._last_step = now
-                log.notes.append(
-                    f"killed triggerer-1 with {self.deferred_count()} waits deferred; not restarted"
-                )
-            return
-        if log.takeover is None:
+            self._kill_triggerer(now)
+        elif log.takeover is None:
             self._check_takeover(now)
-            return
-        if log.redis_down_at is None and now - self._last_step >= DRILL_GAP_SECONDS:
-            self.redis.stop()
-            log.redis_down_at = self.emulator_now()
-            time.sleep(REDIS_DOWN_SECONDS)
-            self.redis.start()
-            log.redis_up_at = self.emulator_now()
-            self._last_step = time.monotonic()
-            log.notes.append(
-                f"the budget's redis-server stopped for {REDIS_DOWN_SECONDS:.0f} s and started again on the same port and data"
-            )
+        elif log.redis_down_at is None and now - self._last_step >= DRILL_GAP_SECONDS:
+            self._restart_redis()

@@ -170,12 +170,14 @@ class Samples:
     triggerer_baseline: dict[str, int] = field(default_factory=dict)
     triggerer_peak: dict[str, int] = field(default_factory=dict)
     peak_triggers: int = 0
+    #: Task tries seen running on each host (the name a worker records), counted once per try.
+    tasks_by_host: dict[str, int] = field(default_factory=dict)
 
 
 class Sampler:
     """Samples Airflow's task states (from the metadata DB) and the triggerers' memory every few seconds.
 
-    :param running_tasks: returns the running task instances as (task_id, map_index, try_number) keys.
+    :param running_tasks: returns the running task instances as (task_id, map_index, try_number, hostname).
     :param deferred_count: returns how many task instances are deferred.
     :param trigger_count: returns how many triggers exist.
     :param triggerer_rss: returns each triggerer's resident memory in bytes, by name.
@@ -183,7 +185,7 @@ class Sampler:
 
     def __init__(
         self,
-        running_tasks: Callable[[], list[tuple[str, int, int]]],
+        running_tasks: Callable[[], list[tuple[str, int, int, str]]],
         deferred_count: Callable[[], int],
         trigger_count: Callable[[], int],
         triggerer_rss: Callable[[], dict[str, int]],
@@ -196,6 +198,7 @@ class Sampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="scale-sampler", daemon=True)
         self._first_seen: dict[tuple[str, int, int], float] = {}
+        self._seen_on: dict[tuple[str, int, int, str], None] = {}
         self.errors = 0
 
     def __enter__(self) -> Sampler:
@@ -221,7 +224,8 @@ class Sampler:
 
     def _sample(self, now: float, elapsed: float) -> None:
         found = self.samples
-        running = self._running_tasks()
+        running_on = self._running_tasks()
+        running = [(task, index, number) for task, index, number, _ in running_on]
         deferred = self._deferred_count()
         found.peak_running = max(found.peak_running, len(running))
         found.peak_deferred = max(found.peak_deferred, deferred)
@@ -233,5 +237,9 @@ class Sampler:
             found.longest_running = max(found.longest_running, now - first)
         for key in set(self._first_seen) - set(running):
             del self._first_seen[key]
+        for seen in running_on:
+            if seen not in self._seen_on:
+                self._seen_on[seen] = None
+                found.tasks_by_host[seen[3]] = found.tasks_by_host.get(seen[3], 0) + 1
         for name, rss in self._triggerer_rss().items():
             found.triggerer_peak[name] = max(found.triggerer_peak.get(name, 0), rss)
