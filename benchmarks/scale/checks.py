@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from scale.drills import TaskTry
-from scale.measure import STITCH_JOBS_LIMIT
+from .drills import TaskTry
+from .measure import STITCH_JOBS_LIMIT
 
 #: Seconds the measured clock offset of the skewed worker may differ from the one asked for.
 CLOCK_TOLERANCE_SECONDS = 5.0

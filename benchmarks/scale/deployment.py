@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scale.host import HOST_VARIABLE, HOSTNAME_CALLABLE
-
 from airflow_provider_stitch.emulator.dag_runs import airflow_environment, run_airflow
+
+from .host import HOST_VARIABLE, HOSTNAME_CALLABLE
 
 BENCHMARKS = Path(__file__).resolve().parents[1]
 SCALE_DAGS = Path(__file__).resolve().parent / "dags"

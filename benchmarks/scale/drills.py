@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from scale.deployment import SCALE_DAG_ID, AirflowDeployment, LoadScaledTimer, RedisServer, load_factor
+from .deployment import SCALE_DAG_ID, AirflowDeployment, LoadScaledTimer, RedisServer, load_factor
 
 #: Real seconds Redis stays down in the restart drill.
 REDIS_DOWN_SECONDS = 10.0

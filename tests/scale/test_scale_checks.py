@@ -10,12 +10,8 @@ from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-from scale import checks, deployment  # noqa: E402
-from scale.deployment import LIBFAKETIME, LoadScaledTimer, clock_offset  # noqa: E402
-from scale.host import HOST_VARIABLE, HOSTNAME_CALLABLE  # noqa: E402
+from benchmarks.scale import checks, deployment
+from benchmarks.scale.deployment import LIBFAKETIME, AirflowDeployment, LoadScaledTimer, clock_offset
 
 START = "sync_source.start_replication"
 LOADS = "sync_source.wait_for_loads"
@@ -154,20 +150,23 @@ def test_clock_offset_measures_libfaketime_shift() -> None:
     assert clock_offset(env) == pytest.approx(-180.0, abs=2.0)
 
 
-def test_airflow_records_the_host_name_the_harness_gives_a_component() -> None:
-    # Both the scheduler side and the Task SDK (which stamps a task instance's hostname) read it.
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(BENCHMARKS),
-        AIRFLOW__CORE__HOSTNAME_CALLABLE=HOSTNAME_CALLABLE,
-        **{HOST_VARIABLE: "celery-worker-7"},
-    )
+def test_airflow_records_the_host_name_the_harness_gives_a_component(tmp_path: Path) -> None:
+    # The environment a worker gets; both the scheduler side and the Task SDK (which stamps a task
+    # instance's hostname) read the name from it.
+    components = AirflowDeployment(tmp_path, deployment.RedisServer(tmp_path), "{}", env=dict(os.environ))
+    env = components.host_env("celery-worker-7")
     code = (
         "from airflow.utils.net import get_hostname as a; from airflow.sdk.api.client import get_hostname as b; "
         "print('hosts', a(), b())"
     )
     answer = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     hosts = [line.split() for line in answer.stdout.splitlines() if line.startswith("hosts ")]
     assert hosts == [["hosts", "celery-worker-7", "celery-worker-7"]]
