@@ -93,6 +93,7 @@ def wait_until(condition: Any, what: str, timeout: float = 90.0) -> Any:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ends", ["succeeded", "failed"])
 def test_a_retry_on_another_worker_after_the_kill_starts_a_second_sync_only_when_the_first_failed(
     emulator, stitch, redis_url, tmp_path, ends
