@@ -69,9 +69,12 @@ DEFAULT_SPEED = 10.0
 #: Worker 2's clock offset in the drill run (seconds; negative is behind).
 SKEWED_WORKER_SECONDS = -180.0
 SKEWED_WORKER = "celery-worker-2"
-#: Tap durations (emulator seconds) in the drill run: long enough for every drill to happen mid-run, with
-#: waits still deferred when the last one (the Redis restart) comes.
+#: Tap durations (emulator seconds) in the drill run. Odd-numbered sources get long ones, so waits are still
+#: deferred when the last drill (the Redis restart) comes; even-numbered ones short ones, so that a start task
+#: killed with its worker is retried after the sync its first try started has ended (the retry must adopt it,
+#: not start a second one).
 DRILL_TAP_SECONDS = (500.0, 1100.0)
+DRILL_SHORT_TAP_SECONDS = (100.0, 200.0)
 #: Real seconds (on an idle box; they stretch with the load) a run may take before the harness gives up on
 #: it: a base plus a share per source.
 RUN_TIMEOUT_BASE = 300.0
@@ -382,10 +385,10 @@ class Harness:
         """The second run, with worker 2's clock skewed and the other drills fired mid-run."""
         assert self.deployment is not None
         draw = random.Random(16)
-        for source_id in self.source_ids:
+        for index, source_id in enumerate(self.source_ids):
+            taps = DRILL_SHORT_TAP_SECONDS if index % 2 == 0 else DRILL_TAP_SECONDS
             self.control.arrange(
-                source_id,
-                durations={"discovery": 5.0, "tap": draw.uniform(*DRILL_TAP_SECONDS), "target": 5.0},
+                source_id, durations={"discovery": 5.0, "tap": draw.uniform(*taps), "target": 5.0}
             )
         deployment = self.deployment
         deployment.components[SKEWED_WORKER].stop()

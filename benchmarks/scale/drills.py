@@ -156,6 +156,12 @@ class DrillPlan:
         log.notes.append(f"triggerer takeover after {waited:.0f} s: {log.takeover}")
         self._last_step = now
 
+    def _killed_tasks_tried_again(self) -> bool:
+        """Every task killed with the worker has run a later try past its start (deferred or ended), so the
+        Redis drill, which comes after, does not stand in the way of their retries adopting their own jobs."""
+        past_start = {(t, i): n for t, i, n in self._tries("state IN ('deferred', 'success', 'failed')")}
+        return all(past_start.get((t, i), 0) > n for t, i, n in self.log.worker_tasks_killed)
+
     def _restart_redis(self) -> None:
         log = self.log
         log.redis_waits = self._tries("state = 'deferred'")
@@ -187,5 +193,9 @@ class DrillPlan:
             self._kill_triggerer(now)
         elif log.takeover is None:
             self._check_takeover(now)
-        elif log.redis_down_at is None and now - self._last_step >= DRILL_GAP_SECONDS:
+        elif (
+            log.redis_down_at is None
+            and now - self._last_step >= DRILL_GAP_SECONDS
+            and self._killed_tasks_tried_again()
+        ):
             self._restart_redis()
