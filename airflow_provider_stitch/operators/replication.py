@@ -39,7 +39,9 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
     Returns the job name (None when it attached to a job Stitch did not name). Also pushes XCom
     ``stitch_job`` (job name, source id, and the extraction Stitch listed before the start) for sensors and
     ``stitch_source`` for the extra link. A start whose answer is lost is not resent blindly: the task
-    recognises its own job instead of failing, skipping or starting a second sync.
+    recognises its own job instead of failing, skipping or starting a second sync. A waiting task records
+    the job it started in the budget's store, so a retry after a try that died while waiting goes on with
+    that job unless Stitch lists it failed (see :mod:`airflow_provider_stitch.api.jobs.own_jobs`).
     Reports OpenLineage inputs (selected streams) and outputs (destination tables) on completion; with
     ``wait_for_loads``, attaches the loaded tables to every ``AssetAlias`` in ``outlets``
     (see :mod:`airflow_provider_stitch.assets`).
