@@ -156,6 +156,7 @@ class RedisBudgetBackend:
         self._offset: float | None = None
         self._offset_read_at = -TIME_REFRESH
         self._estimated = False
+        self._refreshing = False
 
     def __repr__(self) -> str:
         return f"RedisBudgetBackend(prefix={self.prefix!r})"
@@ -179,28 +180,51 @@ class RedisBudgetBackend:
             raise StitchBudgetStoreError(self.location, str(problem)) from problem
 
     def now(self) -> float:
-        """The server's clock, read with ``TIME`` at most every :data:`TIME_REFRESH` seconds.
+        """The server's clock: this process's monotonic clock plus an offset read with ``TIME``.
 
-        While the server does not answer, the last offset read stays in use (the next try comes one
-        :data:`TIME_REFRESH` later). With none read yet, this host's clock stands in for the server's (tried
-        again every :data:`ESTIMATE_RETRY` seconds and after any call the server answers), so a wait that
-        starts during an outage can still count down its deadline; see :attr:`clock_estimated`.
+        Only the first call waits for the server. Later reads of ``TIME`` happen in the background, at most
+        every :data:`TIME_REFRESH` seconds, so a server that hangs never holds up a caller (an event loop);
+        while the server does not answer, the last offset stays in use. With none read yet, this host's
+        clock stands in for the server's (tried again every :data:`ESTIMATE_RETRY` seconds, and soon after
+        any call the server answers), so a wait that starts during an outage can still count down its
+        deadline; see :attr:`clock_estimated`.
         """
         with self._offset_lock:
-            local = time.monotonic()
-            retry = ESTIMATE_RETRY if self._estimated else TIME_REFRESH
             offset = self._offset
-            if offset is None or local - self._offset_read_at >= retry:
-                offset = self._read_offset(local)
+            if offset is None:
+                offset = self._settle_offset(self._server_offset())
+            elif self._refresh_due() and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="stitch-budget-clock", daemon=True).start()
             return offset + time.monotonic()
 
-    def _read_offset(self, local: float) -> float:
-        """Read the server's TIME into the offset; keep (or, with none, estimate) it when there is no answer."""
+    def _refresh_due(self) -> bool:
+        every = ESTIMATE_RETRY if self._estimated else TIME_REFRESH
+        return time.monotonic() - self._offset_read_at >= every
+
+    def _refresh(self) -> None:
+        """Read the server's clock again (in a background thread); any failure keeps the offset in force."""
+        try:
+            answer = self._server_offset()
+        except StitchBudgetStoreError as problem:  # refused credentials: the next store call reports it
+            answer = problem
+        with self._offset_lock:
+            self._settle_offset(answer)
+            self._refreshing = False
+
+    def _server_offset(self) -> float | StitchBudgetStoreError:
+        """The server's ``TIME`` minus this process's monotonic clock, or the problem when it does not answer."""
         try:
             with self._answering():
                 seconds, micros = self._redis.time()
         except StitchBudgetStoreUnreachable as problem:
-            self._offset_read_at = local
+            return problem
+        return float(seconds) + float(micros) / 1e6 - time.monotonic()
+
+    def _settle_offset(self, answer: float | StitchBudgetStoreError) -> float:
+        """Take a reading (or keep, or with none estimate, the offset on a problem); returns the offset now."""
+        self._offset_read_at = time.monotonic()
+        if isinstance(answer, StitchBudgetStoreError):
             if self._offset is None:
                 self._offset = process_time() - time.monotonic()
                 self._estimated = True
@@ -208,20 +232,19 @@ class RedisBudgetBackend:
                     "the Jobs budget store %s has not answered yet (%s); this host's clock stands in for the "
                     "store's until it does",
                     self.location,
-                    problem.problem,
+                    answer.problem,
                 )
             return self._offset
-        offset = float(seconds) + float(micros) / 1e6 - time.monotonic()
         if self._estimated and self._offset is not None:
             logger.info(
                 "the Jobs budget store %s answers; its clock (%s) replaces this host's, which was %.1f s %s",
                 self.location,
-                iso_time(offset + time.monotonic()),
-                abs(offset - self._offset),
-                "ahead" if self._offset > offset else "behind",
+                iso_time(answer + time.monotonic()),
+                abs(answer - self._offset),
+                "ahead" if self._offset > answer else "behind",
             )
-        self._offset, self._offset_read_at, self._estimated = offset, local, False
-        return offset
+        self._offset, self._estimated = answer, False
+        return answer
 
     @property
     def clock_estimated(self) -> bool:
