@@ -342,7 +342,13 @@ class Harness:
         assert self.requests is not None
         client_id = self.emulator.client_id
         found = [
-            checks.worker_kill(log.worker_tasks_killed, final, result.jobs_per_source, KILLED_WORKER),
+            checks.worker_kill(
+                log.worker_tasks_killed,
+                final,
+                result.jobs_per_source,
+                KILLED_WORKER,
+                after_sync_started=len(log.killed_after_sync_started),
+            ),
             checks.triggerer_kill(
                 bool(log.takeover and log.takeover.startswith("all ")),
                 log.takeover,
@@ -381,6 +387,13 @@ class Harness:
         )
         return found
 
+    def _synced_indexes(self, since: float) -> set[int]:
+        """Map indexes whose source has a sync job started at or after ``since`` (emulator's state)."""
+        outcome = jobs_since(self.control.state(), self.emulator.client_id, self.source_ids, since)
+        return {
+            index for index, source_id in enumerate(self.source_ids) if outcome.jobs_per_source[source_id]
+        }
+
     def drill_run(self, run_id: str) -> RunResult:
         """The second run, with worker 2's clock skewed and the other drills fired mid-run."""
         assert self.deployment is not None
@@ -394,7 +407,10 @@ class Harness:
         deployment.components[SKEWED_WORKER].stop()
         deployment.worker_clock_offsets = (0.0, SKEWED_WORKER_SECONDS)
         deployment.start_worker(2)
-        plan = DrillPlan(deployment, self.redis, self.emulator_now, run_id, self.count)
+        since = self.emulator_now()
+        plan = DrillPlan(
+            deployment, self.redis, self.emulator_now, run_id, self.count, lambda: self._synced_indexes(since)
+        )
         plan.log.worker_clock_offset = clock_offset(deployment.worker_env(2))
         self.say(
             f"  {SKEWED_WORKER} restarted with its clock {abs(SKEWED_WORKER_SECONDS):.0f} s behind (libfaketime; "

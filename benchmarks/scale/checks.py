@@ -61,7 +61,12 @@ def _extra_syncs(jobs_per_source: Mapping[int, int]) -> str:
 
 
 def worker_kill(
-    killed: Sequence[TaskTry], final: FinalTries, jobs_per_source: Mapping[int, int], host: str
+    killed: Sequence[TaskTry],
+    final: FinalTries,
+    jobs_per_source: Mapping[int, int],
+    host: str,
+    *,
+    after_sync_started: int = 0,
 ) -> Check:
     """Every task killed with the worker was retried and succeeded, and every source has exactly one sync job.
 
@@ -69,10 +74,15 @@ def worker_kill(
     :param final: the run's task instances at its end.
     :param jobs_per_source: sync jobs Stitch holds per source for the run.
     :param host: the killed worker's name.
+    :param after_sync_started: how many of the killed start tasks had started their sync (their retries must
+        go on with it).
     """
     retried, other = _retried(killed, final)
     one_sync = all(count == 1 for count in jobs_per_source.values())
-    detail = f"{len(killed)} task(s) killed on {host}, {len(retried)} retried and succeeded"
+    detail = (
+        f"{len(killed)} task(s) killed on {host} ({after_sync_started} after starting their sync), "
+        f"{len(retried)} retried and succeeded"
+    )
     if other:
         detail += f" (not: {_named(other)})"
     return Check(

@@ -19,6 +19,10 @@ WORKER_DOWN_SECONDS = 30.0
 DRILL_GAP_SECONDS = 15.0
 #: Seconds (on an idle box) the surviving triggerer gets to take every trigger over.
 TAKEOVER_SECONDS = 90.0
+#: Seconds (on an idle box) the worker drill waits for a start task that has already started its sync
+#: before it kills the worker with whatever tasks it runs.
+KILL_AFTER_START_SECONDS = 20.0
+START_TASK = "sync_source.start_replication"
 KILLED_WORKER = "celery-worker-1"
 KILLED_TRIGGERER = "triggerer-1"
 SURVIVING_TRIGGERER = "triggerer-2"
@@ -34,6 +38,8 @@ class DrillLog:
     worker_killed_at: float | None = None
     #: Tries running on the killed worker when it died.
     worker_tasks_killed: list[TaskTry] = field(default_factory=list)
+    #: Map indexes of the killed start tasks whose sync Stitch already listed when the worker died.
+    killed_after_sync_started: list[int] = field(default_factory=list)
     worker_restarted_at: float | None = None
     triggerer_killed_at: float | None = None
     #: Tries deferred to a trigger of the killed triggerer when it died.
@@ -63,6 +69,7 @@ class DrillPlan:
     :param emulator_now: returns the emulator's current time.
     :param run_id: the drill run.
     :param source_count: N, to decide when enough waits are deferred.
+    :param synced_indexes: returns the map indexes whose source has a sync job of this run in Stitch.
     """
 
     def __init__(
@@ -72,11 +79,14 @@ class DrillPlan:
         emulator_now: Callable[[], float],
         run_id: str,
         source_count: int,
+        synced_indexes: Callable[[], set[int]],
     ) -> None:
         self.deployment = deployment
         self.redis = redis
         self.emulator_now = emulator_now
         self.run_id = run_id
+        self.synced_indexes = synced_indexes
+        self._kill_timer: LoadScaledTimer | None = None
         self.deferred_wanted = max(1, -(-source_count // 4))
         self.log = DrillLog()
         self._last_step = time.monotonic()
@@ -100,11 +110,20 @@ class DrillPlan:
         return {str(host): int(count) for host, count in rows}
 
     def _kill_worker(self, now: float) -> None:
+        """Kill the worker while it runs a start task whose sync Stitch already lists (its retry must go on
+        with that sync), or, when none comes in time, while it runs any task."""
         running = self._tries("state = 'running' AND hostname = ?", (KILLED_WORKER,))
         if not running:
             return
+        if self._kill_timer is None:
+            self._kill_timer = LoadScaledTimer(KILL_AFTER_START_SECONDS)
+        starts = {index for task, index, _ in running if task == START_TASK}
+        synced = sorted(starts & self.synced_indexes()) if starts else []
+        if not synced and not self._kill_timer.expired():
+            return
         self.deployment.components[KILLED_WORKER].kill()
         log = self.log
+        log.killed_after_sync_started = synced
         log.worker_killed_at = self.emulator_now()
         log.worker_tasks_killed = running
         self._worker_killed_real = now
@@ -112,6 +131,7 @@ class DrillPlan:
         log.notes.append(
             f"killed {KILLED_WORKER} (SIGKILL to its process group) while it ran {len(running)} task(s): "
             + ", ".join(f"{task}[{index}] try {number}" for task, index, number in running)
+            + f"; {len(synced)} start task(s) among them had started their sync"
         )
 
     def _kill_triggerer(self, now: float) -> None:
