@@ -220,6 +220,50 @@ def _poke_sensors(
     return results, noticed, provider_cpu
 
 
+def run_reschedule_poke(task: dict[str, Any]) -> dict[str, Any]:
+    """One poke of a sensor in reschedule mode, in a fresh process: what it costs and what it found.
+
+    :param task: ``base_url``, ``conn_id``, ``conn_env``, ``wait`` (source_id, job_name, after) and
+        ``profile`` (a path to write a cProfile of the poke to, or None).
+    :returns: CPU seconds of this process before Airflow is imported (Python and the benchmark), of
+        importing the sensor module (Airflow), of building the sensor and poking (the provider's), and
+        whether the poke found the job finished.
+    """
+    started = time.process_time()
+    from airflow_provider_stitch.sensors.replication import StitchExtractionSensor
+
+    imported = time.process_time()
+    from airflow_provider_stitch.emulator.harness import EmulatorControl
+
+    name, value = task["conn_env"]
+    os.environ[name] = value
+    control = EmulatorControl(task["base_url"])
+    pin_budget_clock(MirroredClock(control).now)  # the parent moves the clock only between pokes
+    source_id, job_name, after = task["wait"]
+    profile = None
+    if task.get("profile"):
+        import cProfile
+
+        profile = cProfile.Profile()
+    begun = time.process_time()
+    if profile is not None:
+        profile.enable()
+    sensor = StitchExtractionSensor(
+        task_id=f"wait_{source_id}",
+        source_id=source_id,
+        job_name=job_name,
+        after=after,
+        stitch_conn_id=task["conn_id"],
+    )
+    found = bool(sensor.poke({}))
+    if profile is not None:
+        profile.disable()
+        profile.dump_stats(task["profile"])
+    poked = time.process_time()
+    control.close()
+    return {"python": started, "airflow": imported - started, "provider": poked - begun, "done": found}
+
+
 class MirroredClock:
     """The emulator's manual clock, mirrored locally: reads cost nothing, moves are sent to the emulator.
 
@@ -533,6 +577,41 @@ def run_sensors(emulator: EmulatorProcess, control: EmulatorControl, count: int)
     )
 
 
+def run_reschedule(
+    emulator: EmulatorProcess, control: EmulatorControl, count: int, pokes: int, profile: str | None
+) -> str:
+    """Pokes of reschedule-mode sensors, each in a fresh process, on an account of ``count`` sources.
+
+    Each poke looks at a different source's running sync, one emulator step apart, so the store holds
+    what earlier pokes read (as when many rescheduled sensors share it). Returns the figures in words.
+    """
+    account = Account(emulator, control, count, "reschedule")
+    context = multiprocessing.get_context("spawn")
+    costs: list[dict[str, Any]] = []
+    with context.Pool(1, maxtasksperchild=1) as pool:
+        for index in range(pokes):
+            source_id = account.sources[(index * 37) % count]
+            task = {
+                "base_url": emulator.base_url,
+                "conn_id": CONN_ID,
+                "conn_env": account.conn_env,
+                "wait": (source_id, account.names[source_id], account.started),
+                "profile": profile if index == pokes - 1 else None,
+            }
+            costs.append(pool.apply(run_reschedule_poke, (task,)))
+            account.clock.advance(SENSOR_STEP)
+    later = costs[1:] or costs  # the first poke also creates the store's tables
+    provider = statistics.median(c["provider"] for c in later) * 1000
+    airflow = statistics.median(c["airflow"] for c in later) * 1000
+    python = statistics.median(c["python"] for c in later) * 1000
+    return (
+        f"reschedule: {len(costs)} pokes, each in a fresh process, on {count} sources ({math.ceil(count / PAGE_SIZE)} "
+        f"extraction pages): median CPU per poke {python + airflow + provider:.0f} ms = Python and the "
+        f"benchmark's module {python:.0f} ms + importing Airflow and the sensor {airflow:.0f} ms + the "
+        f"provider's poke (hook, client, store, monitor, request) {provider:.1f} ms"
+    )
+
+
 def _rows_now(account: Account) -> dict[int, dict[str, Any]]:
     """Every extraction row by source id, read once at the end straight from the emulator."""
     return {int(row["source_id"]): row for row in _listing(account, "extractions")}
@@ -570,18 +649,27 @@ def main() -> None:
     )
     parser.add_argument("--sensors", type=int, help=f"poking sensors in {SENSOR_PROCESSES} processes")
     parser.add_argument(
+        "--reschedule",
+        type=int,
+        metavar="POKES",
+        help="reschedule-mode pokes, each in a fresh process (on --reschedule-sources sources)",
+    )
+    parser.add_argument("--reschedule-sources", type=int, default=DEFAULT_SENSORS)
+    parser.add_argument("--profile", help="write a cProfile of the last reschedule poke to this file")
+    parser.add_argument(
         "--loads",
         type=int,
         nargs="*",
         help=f"numbers of deferred load waits on each source's {LOAD_STREAM!r}",
     )
     args = parser.parse_args()
-    chosen = args.waits or args.sensors or args.loads
+    chosen = args.waits or args.sensors or args.loads or args.reschedule
     waits = args.waits or ([] if chosen else list(DEFAULT_WAITS))
     loads = args.loads or ([] if chosen else list(DEFAULT_WAITS))
     sensors = args.sensors if args.sensors is not None else (0 if chosen else DEFAULT_SENSORS)
     quiet_task_logs()
     figures: list[Figures] = []
+    notes: list[str] = []
     workdir = tempfile.mkdtemp(prefix="stitch-bench-emulator-")
     with EmulatorProcess(Path(workdir), extra_args=("--clock", "manual", "--no-schedules")) as emulator:
         control = emulator.control()
@@ -590,6 +678,11 @@ def main() -> None:
         if sensors:
             figures.append(run_sensors(emulator, control, sensors))
             print(figures[-1].row(), flush=True)
+        if args.reschedule:
+            notes.append(
+                run_reschedule(emulator, control, args.reschedule_sources, args.reschedule, args.profile)
+            )
+            print(notes[-1], flush=True)
         for count in waits:
             figures.append(run_deferred(emulator, control, count))
             print(figures[-1].row(), flush=True)
