@@ -1,86 +1,355 @@
-"""Print what starting many triggers costs the event loop, and what registering waiters costs the store.
+"""Print what starting thousands of triggers costs a triggerer's event loop: the provider's triggers against
+a baseline of Airflow's own trivial trigger, with the heap as a triggerer has it and with it frozen.
 
-* Trigger start-up: N concurrent ``StitchHook().aget_client()`` calls in one asyncio loop (connection from
-  the environment, SQLite budget store, the emulator on loopback) while a 10 ms ticker measures the worst
-  event-loop stall. Measured twice: with the heap as it is (the interpreter's full garbage collections of
-  Airflow's whole heap pause every thread) and with the pre-existing heap frozen (``gc.freeze()``), which
-  isolates what the provider adds.
-* Waiter registry: N waiters registered then unregistered in a SQLite and a memory store, total seconds
-  and the store's rows after.
+Each measurement runs in a fresh interpreter that imports Airflow's triggerer (its heap is what the
+interpreter's full garbage collections walk) and runs N triggers through Airflow's own
+``TriggerRunner.run_trigger`` in one event loop, created the way ``TriggerRunner.create_triggers`` does
+(one after the other, yielding to the loop in between). The emulator runs in a child process on loopback
+with real time; every source has a sync running for an hour, so the provider's triggers start and then wait.
 
-Usage: ``python benchmarks/trigger_startup.py [--starts 1000 5000] [--waiters 2000]``.
+Kinds: ``extraction`` (``StitchExtractionTrigger``), ``loads`` (``StitchLoadTrigger`` with ``loads_after``,
+which reads the source and its streams first), ``baseline`` (Airflow's ``DateTimeTrigger`` an hour ahead:
+what Airflow itself costs per trigger). For each: the worst event-loop stall (a 10 ms ticker) while the
+triggers start and over the following ``--wait`` seconds of waiting, the garbage collections (count of full
+ones and their longest pause, timed with ``gc.callbacks``), objects still alive per trigger once all wait,
+CPU per trigger, and wall time until all wait. ``--profile`` adds, for the provider's extraction trigger,
+the top functions on the loop thread (cProfile) and the top allocation sites of the objects that survive
+the start (tracemalloc).
+
+The waiter registry part prints what registering waiters costs the store.
+
+Usage: ``python benchmarks/trigger_startup.py [--starts 1000 5000] [--kinds extraction loads baseline]
+[--wait 25] [--profile] [--waiters 2000]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from airflow_provider_stitch.api.budget import InMemoryBudgetBackend, JobsBudget
-from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
-from airflow_provider_stitch.api.jobs import EXTRACTIONS
-from airflow_provider_stitch.api.jobs.watchers import WaiterRegistry
-from airflow_provider_stitch.emulator import StitchEmulator
-from airflow_provider_stitch.hooks.stitch import StitchHook
-
-
-async def _starts(count: int) -> tuple[float, float]:
-    """Worst loop stall and total seconds while ``count`` async clients are built at once."""
-    loop = asyncio.get_running_loop()
-    delays: list[float] = []
-    done = asyncio.Event()
-
-    async def ticker() -> None:
-        while not done.is_set():
-            started = loop.time()
-            await asyncio.sleep(0.01)
-            delays.append(loop.time() - started - 0.01)
-
-    tick = asyncio.create_task(ticker())
-    started = time.perf_counter()
-    clients = await asyncio.gather(*(StitchHook().aget_client() for _ in range(count)))
-    elapsed = time.perf_counter() - started
-    done.set()
-    await tick
-    for client in clients:
-        await client.aclose()
-    return max(delays), elapsed
+KINDS = ("extraction", "loads", "baseline")
+CONN_ID = "stitch_startup_bench"
+#: Emulator seconds each source's running sync lasts (the triggers wait on it throughout).
+SYNC_SECONDS = 3600.0
+TICK = 0.01
+FRESHDESK = {"api_key": "not-a-real-key", "domain": "acme", "start_date": "2024-01-01T00:00:00Z"}
+DESTINATION = {
+    "host": "warehouse.example.com",
+    "port": 5432,
+    "username": "loader",
+    "password": "not-a-real-password",
+    "database": "analytics",
+    "encryption_type": "none",
+    "ssl": "false",
+}
 
 
-def trigger_startup(counts: list[int]) -> None:
-    with StitchEmulator(client_id=7) as emulator, tempfile.TemporaryDirectory() as folder:
-        os.environ["AIRFLOW_CONN_STITCH_DEFAULT"] = json.dumps(
+# ---------------------------------------------------------------------------------------------- the account
+
+
+def prepare_account(emulator: Any, count: int) -> dict[str, Any]:
+    """``count`` sources with a sync running for an hour; returns their ids, job names and the start time.
+
+    :param emulator: the running emulator child.
+    :param count: number of sources.
+    """
+    from airflow_provider_stitch.api.client import StitchClient
+
+    control = emulator.control()
+    client = StitchClient(emulator.token, base_url=emulator.base_url, client_id=emulator.client_id)
+    control.configure(run_schedules=False)
+    client.create_destination("postgres", DESTINATION, "warehouse")
+    started = control.now()
+
+    def make(n: int) -> tuple[int, str]:
+        source_id = client.create_source("platform.freshdesk", f"Shop {n:05d}", FRESHDESK).id
+        control.arrange(source_id, durations={"discovery": 1.0, "tap": SYNC_SECONDS, "target": 1.0})
+        return source_id, str(client.start_sync(source_id).job_name)
+
+    with ThreadPoolExecutor(4) as pool:
+        jobs = dict(pool.map(make, range(count)))
+    control.close()
+    return {"jobs": {str(k): v for k, v in jobs.items()}, "started": started}
+
+
+# ---------------------------------------------------------------------------------------------- one run (child)
+
+
+def _make_trigger(kind: str, source_id: int, job_name: str, started: float, deadline: float) -> Any:
+    if kind == "baseline":
+        from datetime import datetime, timezone
+
+        from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+        return DateTimeTrigger(datetime.fromtimestamp(deadline, timezone.utc))
+    from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger, StitchLoadTrigger
+
+    if kind == "extraction":
+        return StitchExtractionTrigger(
+            CONN_ID, source_id, job_name=job_name, after=started, deadline=deadline
+        )
+    return StitchLoadTrigger(CONN_ID, source_id, loads_after=started, deadline=deadline)
+
+
+class GCTimer:
+    """Times every garbage collection through ``gc.callbacks``: counts per generation, longest full pause."""
+
+    def __init__(self) -> None:
+        self.began = 0.0
+        self.counts = [0, 0, 0]
+        self.longest = [0.0, 0.0, 0.0]
+        self.total = 0.0
+
+    def reset(self) -> None:
+        """Forget what was counted so far."""
+        self.counts = [0, 0, 0]
+        self.longest = [0.0, 0.0, 0.0]
+        self.total = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.began = time.perf_counter()
+            return
+        generation = int(info["generation"])
+        seconds = time.perf_counter() - self.began
+        self.counts[generation] += 1
+        self.longest[generation] = max(self.longest[generation], seconds)
+        self.total += seconds
+
+
+def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str, Any], profile: bool) -> dict:
+    """N triggers of ``kind`` through Airflow's TriggerRunner in one loop; what the loop and the heap paid."""
+    import asyncio
+    import gc
+    import logging
+
+    import airflow.cli.commands.triggerer_command  # noqa: F401  (the triggerer's heap)
+    from airflow.jobs.triggerer_job_runner import TriggerRunner
+
+    logging.disable(logging.INFO)  # Airflow's and the provider's info lines cost the same in every kind
+    runner = TriggerRunner()
+    sources = [(int(s), name) for s, name in account["jobs"].items()][:count]
+    started_at = float(account["started"])
+    deadline = started_at + SYNC_SECONDS
+    timer = GCTimer()
+    heap = [0]
+    census_lines: list[str] = []
+    profiler = None
+    if profile:
+        import cProfile
+        import tracemalloc
+
+        tracemalloc.start(8)
+        profiler = cProfile.Profile()
+    gc.callbacks.append(timer)
+
+    def all_waiting() -> bool:
+        if kind == "baseline":
+            return all(runner.triggers[i]["task"]._fut_waiter is not None for i in runner.triggers)  # type: ignore[attr-defined]
+        from airflow_provider_stitch.api.jobs.monitor import _REGISTRY
+
+        return sum(m.active_waiters() for m in _REGISTRY.values()) >= len(runner.triggers)
+
+    def start(index: int, source_id: int, job_name: str) -> None:
+        trigger = _make_trigger(kind, source_id, job_name, started_at, deadline)
+        runner.triggers[index] = {
+            "task": asyncio.create_task(runner.run_trigger(index, trigger), name=f"bench {index}"),
+            "is_watcher": False,
+            "name": f"bench trigger {index}",
+            "events": 0,
+        }
+
+    async def until_all_wait(since: float) -> None:
+        while not all_waiting():
+            await asyncio.sleep(0.05)
+            if time.perf_counter() - since > 600:
+                raise TimeoutError(f"{count} {kind} triggers did not all wait within 600 s")
+
+    async def main() -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        lags: dict[str, float] = {"first": 0.0, "settle": 0.0, "start": 0.0, "wait": 0.0}
+        phase = ["first"]
+
+        async def ticker() -> None:
+            while phase[0] != "done":
+                before = loop.time()
+                await asyncio.sleep(TICK)
+                lag = loop.time() - before - TICK
+                lags[phase[0]] = max(lags.get(phase[0], 0.0), lag)
+
+        probe = asyncio.create_task(ticker())
+        await asyncio.sleep(0.05)
+        # The first trigger of its kind in this process (imports, the monitor, the store): measured apart.
+        phase[0] = "first"
+        start(-1, *sources[0])
+        await until_all_wait(time.perf_counter())
+        await asyncio.sleep(0.2)
+        phase[0] = "settle"
+        gc.collect()
+        if frozen:
+            gc.freeze()
+        heap[0] = len(gc.get_objects()) + gc.get_freeze_count()
+        await asyncio.sleep(0.05)
+        phase[0] = "start"
+        timer.reset()
+        cpu, wall = time.process_time(), time.perf_counter()
+        objects_before = len(gc.get_objects())
+        known = {id(o) for o in gc.get_objects()} if profiler is not None else set()
+        if profiler is not None:
+            profiler.enable()
+        for index, (source_id, job_name) in enumerate(sources):
+            await asyncio.sleep(0)  # as TriggerRunner.create_triggers yields between two triggers
+            start(index, source_id, job_name)
+        await until_all_wait(wall)
+        if profiler is not None:
+            profiler.disable()
+        start_cpu, start_wall = time.process_time() - cpu, time.perf_counter() - wall
+        alive = len(gc.get_objects()) - objects_before
+        if profiler is not None:
+            from collections import Counter
+
+            census = Counter(type(o).__qualname__ for o in gc.get_objects() if id(o) not in known)
+            census_lines[:] = [f"{n / count:7.1f}  {name}" for name, n in census.most_common(30)]
+        known.clear()
+        start_gc = (list(timer.counts), timer.longest[2], timer.total)
+        phase[0] = "wait"
+        await asyncio.sleep(wait)
+        phase[0] = "done"
+        await probe
+        fired = sum(details["events"] for details in runner.triggers.values())
+        failed = [t["task"] for t in runner.triggers.values() if t["task"].done()]
+        for details in runner.triggers.values():
+            details["task"].cancel()
+        await asyncio.gather(*(d["task"] for d in runner.triggers.values()), return_exceptions=True)
+        problems = [repr(task.exception()) for task in failed if not task.cancelled() and task.exception()]
+        return {
+            "first_lag": lags["first"],
+            "start_lag": lags["start"],
+            "wait_lag": lags["wait"],
+            "start_cpu": start_cpu,
+            "start_wall": start_wall,
+            "alive_per_trigger": alive / count,
+            "start_gc_counts": start_gc[0],
+            "start_full_gc_longest": start_gc[1],
+            "start_gc_total": start_gc[2],
+            "gc_counts": list(timer.counts),
+            "full_gc_longest": timer.longest[2],
+            "fired_early": fired,
+            "problems": problems[:3],
+        }
+
+    result = asyncio.run(main())
+    result.update(kind=kind, count=count, frozen=frozen, heap=heap[0])
+    if profiler is not None:
+        import io
+        import pstats
+        import tracemalloc
+
+        snapshot = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        text = io.StringIO()
+        stats = pstats.Stats(profiler, stream=text).sort_stats("tottime")
+        stats.print_stats(25)
+        stats.print_callers("execute|write|_budget_for")
+        result["profile"] = text.getvalue()
+        result["census"] = census_lines
+        result["allocations"] = [
+            f"{stat.size / count:8.0f} B {stat.count / count:6.1f} blocks/trigger  {stat.traceback.format()[-1].strip()}"
+            for stat in snapshot.statistics("lineno")[:25]
+        ]
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- driver
+
+
+def _child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", *args], env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the measurement child failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _row(result: dict[str, Any]) -> str:
+    heap = "frozen" if result["frozen"] else "as is"
+    full = result["start_gc_counts"][2]
+    return (
+        f"{result['kind']:<10} | {result['count']:>5} | {heap:<6} | {result['heap'] / 1e6:>5.2f} | "
+        f"{result['first_lag'] * 1000:>6.0f} | {result['start_lag'] * 1000:>6.0f} | "
+        f"{result['wait_lag'] * 1000:>6.0f} | {full:>4} | {result['start_full_gc_longest'] * 1000:>7.0f} | "
+        f"{result['alive_per_trigger']:>7.0f} | {result['start_cpu'] / result['count'] * 1000:>6.2f} | "
+        f"{result['start_wall']:>6.1f}"
+    )
+
+
+HEADER = (
+    f"{'trigger':<10} | {'N':>5} | {'heap':<6} | {'M obj':>5} | {'first':>6} | {'start':>6} | {'wait':>6} | "
+    f"{'full':>4} | {'full ms':>7} | {'objects':>7} | {'ms CPU':>6} | {'wall s':>6}"
+)
+
+
+def trigger_startup(counts: list[int], kinds: list[str], wait: float, profile: bool) -> None:
+    from airflow_provider_stitch.emulator.harness import EmulatorProcess
+
+    workdir = Path(tempfile.mkdtemp(prefix="stitch-startup-"))
+    with EmulatorProcess(workdir, extra_args=("--no-schedules",)) as emulator:
+        account = prepare_account(emulator, max(counts))
+        account_file = workdir / "account.json"
+        account_file.write_text(json.dumps(account))
+        env = dict(os.environ)
+        env["AIRFLOW_HOME"] = str(workdir / "airflow")
+        env[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(
             {
                 "conn_type": "stitch",
                 "password": emulator.token,
                 "host": emulator.base_url,
-                "extra": {"stitch_client_id": 7, "budget_location": str(Path(folder) / "budget.sqlite")},
+                "extra": {"stitch_client_id": emulator.client_id},
             }
         )
-        asyncio.run(_starts(10))  # warm imports and the one-time speed probe
+        print(
+            "Worst event-loop stall in ms while the first trigger of its kind starts ('first'), while N more "
+            f"start ('start') and over the next {wait:.0f} s of waiting ('wait'); M obj = objects on the heap "
+            "before the N start; full = generation-2 collections during the start, and the longest; "
+            "objects = objects still alive per trigger once all wait; ms CPU per trigger start."
+        )
+        print(HEADER)
+        print("-" * len(HEADER))
         for count in counts:
-            stall, elapsed = asyncio.run(_starts(count))
-            gc.collect()
-            gc.freeze()
-            try:
-                frozen_stall, frozen_elapsed = asyncio.run(_starts(count))
-            finally:
-                gc.unfreeze()
-            print(
-                f"trigger starts N={count}: worst loop stall {stall * 1000:.0f} ms "
-                f"({frozen_stall * 1000:.0f} ms with the existing heap frozen); "
-                f"all built in {elapsed:.1f} s ({frozen_elapsed:.1f} s)"
-            )
+            for kind in kinds:
+                for frozen in (False, True):
+                    args = [kind, str(count), "1" if frozen else "0", str(wait), str(account_file)]
+                    env["AIRFLOW_HOME"] = str(workdir / f"airflow-{kind}-{count}-{int(frozen)}")
+                    result = _child(args, env)
+                    print(_row(result), flush=True)
+                    for problem in result["problems"]:
+                        print(f"    problem: {problem}")
+        if profile:
+            result = _child(["extraction", str(counts[0]), "0", "1", str(account_file), "profile"], env)
+            print(f"\nLoop-thread profile of {counts[0]} extraction-trigger starts (cProfile, by own time):")
+            print(result["profile"])
+            print("Objects alive once they all wait, by type, per trigger:")
+            print("\n".join(result["census"]))
+            print("Allocation sites of what is alive once they all wait (tracemalloc, per trigger):")
+            print("\n".join(result["allocations"]))
 
 
 def waiter_registry(count: int) -> None:
+    from airflow_provider_stitch.api.budget import InMemoryBudgetBackend, JobsBudget
+    from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
+    from airflow_provider_stitch.api.jobs import EXTRACTIONS
+    from airflow_provider_stitch.api.jobs.watchers import WaiterRegistry
+
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "budget.sqlite"
         for name, backend in (("sqlite", SQLiteBudgetBackend(path)), ("memory", InMemoryBudgetBackend())):
@@ -108,12 +377,24 @@ def waiter_registry(count: int) -> None:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        kind, count, frozen, wait, account_file, *rest = sys.argv[2:]
+        account = json.loads(Path(account_file).read_text())
+        result = run_one(kind, int(count), frozen == "1", float(wait), account, bool(rest))
+        print(json.dumps(result))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument(
+        "--wait", type=float, default=25.0, help="seconds of waiting measured after the start"
+    )
+    parser.add_argument("--profile", action="store_true", help="profile the extraction trigger's start")
     parser.add_argument("--waiters", type=int, default=2000)
     args = parser.parse_args()
-    trigger_startup(args.starts)
-    waiter_registry(args.waiters)
+    trigger_startup(args.starts, args.kinds, args.wait, args.profile)
+    if args.waiters:
+        waiter_registry(args.waiters)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
+import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any, TypeVar
 
 import httpx
@@ -73,6 +76,57 @@ def verified_tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+#: Connections the shared HTTP client of one event loop keeps open at most (to all Stitch hosts together).
+SHARED_MAX_CONNECTIONS = 100
+_SHARED_HTTP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+_SHARED_HTTP_LOCK = threading.Lock()
+_CLOSERS: set[asyncio.Task[None]] = set()
+
+
+def shared_http_client() -> httpx.AsyncClient:
+    """The running event loop's HTTP client, shared by every AsyncStitchClient built without one.
+
+    Thousands of triggers in one triggerer then share one connection pool (and one TLS context) instead
+    of building and keeping a client each. It verifies certificates, follows no redirects and keeps no
+    cookies; each request carries its own headers, so nothing of one connection reaches another.
+    """
+    loop = asyncio.get_running_loop()
+    with _SHARED_HTTP_LOCK:
+        http = _SHARED_HTTP.get(loop)
+        if http is not None and not http.is_closed:
+            return http
+        _forget_closed_loops()
+        http = _SHARED_HTTP[loop] = httpx.AsyncClient(
+            verify=verified_tls_context(),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=SHARED_MAX_CONNECTIONS),
+        )
+        # It serves many connections and tokens: it keeps no cookie of any answer.
+        http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    closer = loop.create_task(_close_at_loop_end(http), name="stitch shared HTTP client")
+    _CLOSERS.add(closer)
+    closer.add_done_callback(_CLOSERS.discard)
+    return http
+
+
+def _forget_closed_loops() -> None:
+    """Drop what loops closed without shutting their tasks down (``run_until_complete``) left behind."""
+    for closed in [loop for loop in _SHARED_HTTP if loop.is_closed()]:
+        del _SHARED_HTTP[closed]
+    for closer in [task for task in _CLOSERS if task.get_loop().is_closed()]:
+        _CLOSERS.discard(closer)
+
+
+async def _close_at_loop_end(http: httpx.AsyncClient) -> None:
+    """Hold the shared client open until the loop shuts down (``asyncio.run`` cancels this), then close it."""
+    try:
+        await asyncio.get_running_loop().create_future()
+    finally:
+        await http.aclose()
+
+
 class AsyncStitchClient(ClientCore):
     """Asynchronous client of the Stitch Connect API; use as ``async with AsyncStitchClient(...) as c``.
 
@@ -95,19 +149,17 @@ class AsyncStitchClient(ClientCore):
         super().__init__(token, ClientOptions.build(options, settings))
         if http_client is not None:
             require_certificate_verification(http_client)
-        self._owns_http = http_client is None
-        self._http = (
-            http_client
-            if http_client is not None
-            else httpx.AsyncClient(verify=verified_tls_context(), follow_redirects=False)
-        )
+        self._given_http = http_client
         self._retry_sleep = retry_sleep
-        self._client_id_lock = asyncio.Lock()
+        self._client_id_lock: asyncio.Lock | None = None
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """The HTTP client: the one given, else the running event loop's shared one."""
+        return self._given_http if self._given_http is not None else shared_http_client()
 
     async def aclose(self) -> None:
-        """Close the HTTP client when this client created it."""
-        if self._owns_http:
-            await self._http.aclose()
+        """Nothing to release: a given HTTP client belongs to its caller, the shared one to the event loop."""
 
     async def __aenter__(self) -> AsyncStitchClient:
         return self
@@ -168,6 +220,10 @@ class AsyncStitchClient(ClientCore):
 
     async def aclient_id(self) -> int:
         """The Stitch client id; read once from the account's sources or destinations when not given."""
+        if self._client_id is not None:
+            return self._client_id
+        if self._client_id_lock is None:
+            self._client_id_lock = asyncio.Lock()
         async with self._client_id_lock:
             if self._client_id is None:
                 for lister in (self.list_sources, self.list_destinations):

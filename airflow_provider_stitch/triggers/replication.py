@@ -6,6 +6,9 @@ answers every one of them. Nothing here blocks the event loop; the API client an
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import threading
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -19,6 +22,32 @@ TIMEOUT = "timeout"
 ERROR = "error"
 #: Seconds of one wait on the monitor between two progress lines in the trigger log.
 PROGRESS_SLICE = 60.0
+#: What a wait needs beyond this module; the first trigger of a process imports it in a worker thread.
+WAIT_MODULES = (
+    "airflow_provider_stitch.api.deadlines",
+    "airflow_provider_stitch.api.errors",
+    "airflow_provider_stitch.api.jobs",
+    "airflow_provider_stitch.api.jobs.progress",
+    "airflow_provider_stitch.api.aclient",
+    "airflow_provider_stitch.hooks.stitch",
+)
+_WAIT_MODULES_LOADED = threading.Event()
+
+
+def _import_wait_modules() -> None:
+    for name in WAIT_MODULES:
+        importlib.import_module(name)
+    _WAIT_MODULES_LOADED.set()
+
+
+async def load_wait_modules() -> None:
+    """Import the client, the monitor and the hook off the event loop, once per process.
+
+    Importing them (httpx, pydantic models, the monitor) takes a few hundred milliseconds; done on the
+    loop by the first Stitch trigger, it would stall every other trigger of the triggerer that long.
+    """
+    if not _WAIT_MODULES_LOADED.is_set():
+        await asyncio.to_thread(_import_wait_modules)
 
 
 def json_safe_hook_params(hook_params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -195,11 +224,12 @@ class _StitchWaitTrigger(BaseTrigger):
             return f"stopping the sync failed: {problem}"
         return "the sync was stopped"
 
-    def _story(self, client: Any, what: str, monitor: Any) -> Any:
-        """The wait's story in the trigger log (first line now)."""
+    async def _story(self, what: str, monitor: Any) -> Any:
+        """The wait's story in the trigger log (first line now); the budget's use is read off the loop."""
         from airflow_provider_stitch.api.jobs.progress import WaitProgress
 
-        story = WaitProgress(self.log, f"source {self.source_id}", budget=monitor.budget)
+        await monitor.budget_use.afresh()
+        story = WaitProgress(self.log, f"source {self.source_id}", budget=monitor.budget_use)
         left = None if self.deadline is None else max(0.0, self.deadline - monitor.now())
         story.begin(what, deadline_in=left)
         return story
@@ -218,6 +248,7 @@ class _StitchWaitTrigger(BaseTrigger):
             try:
                 return await wait(until)
             except StitchWaitTimeout:
+                await monitor.budget_use.afresh()
                 story.tick(phase, next_look_in=monitor.next_check_in(kind))
 
     async def _wait_extraction(self, client: Any, monitor: Any, story: Any) -> Any:
@@ -261,15 +292,20 @@ class _StitchWaitTrigger(BaseTrigger):
     async def _wait(self, client: Any, monitor: Any) -> TriggerEvent:
         """Wait for the condition; return the event to fire."""
 
+    async def _client(self) -> Any:
+        """An async client of the connection (the hook is not kept: thousands of waits may run at once)."""
+        from airflow_provider_stitch.hooks.stitch import StitchHook
+
+        return await StitchHook(self.stitch_conn_id, **self.hook_params).aget_client()
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Wait through the shared monitor and fire one event."""
+        await load_wait_modules()
         from airflow_provider_stitch.api.deadlines import STOP_AFTER_DEADLINE_SECONDS, stitch_deadline
         from airflow_provider_stitch.api.errors import StitchError
         from airflow_provider_stitch.api.jobs import StitchWaitTimeout, amonitor_for_client
-        from airflow_provider_stitch.hooks.stitch import StitchHook
 
-        hook = StitchHook(self.stitch_conn_id, **self.hook_params)
-        async with await hook.aget_client() as client:
+        async with await self._client() as client:
             try:
                 monitor = await amonitor_for_client(client)
                 # Every request in flight ends by the deadline too, whatever the server does.
@@ -297,7 +333,7 @@ class StitchExtractionTrigger(_StitchWaitTrigger):
         what = describe_extraction_watch(
             ExtractionWatch(self.source_id, self.job_name, self.after, self.previous_job, self.previous_known)
         )
-        outcome = await self._wait_extraction(client, monitor, self._story(client, what, monitor))
+        outcome = await self._wait_extraction(client, monitor, await self._story(what, monitor))
         if outcome.succeeded:
             return self._event(SUCCESS, extraction=outcome.as_dict(), job_name=outcome.job_name)
         return self._event(FAILED, outcome.message, extraction=outcome.as_dict(), job_name=outcome.job_name)
@@ -337,7 +373,7 @@ class StitchLoadTrigger(_StitchWaitTrigger):
         if not watch.streams:
             return self._event(FAILED, f"source {self.source_id} has no streams to wait for")
         streams = ", ".join(watch.streams)
-        story = self._story(client, f"the loads of streams {streams}", monitor)
+        story = await self._story(f"the loads of streams {streams}", monitor)
         if loads_after is None:
             outcome = await self._wait_extraction(client, monitor, story)
             extraction = outcome.as_dict()

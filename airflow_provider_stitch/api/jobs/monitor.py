@@ -44,7 +44,7 @@ from airflow_provider_stitch.api.jobs.decisions import (
     selected_stream_names,
     stream_names_of,
 )
-from airflow_provider_stitch.api.jobs.progress import human_duration, iso
+from airflow_provider_stitch.api.jobs.progress import RecentBudgetUse, human_duration, iso
 from airflow_provider_stitch.api.jobs.schedule import Forecast, PageTurn, Plan
 from airflow_provider_stitch.api.jobs.snapshots import (
     KINDS,
@@ -57,6 +57,7 @@ from airflow_provider_stitch.api.jobs.snapshots import (
     page_to_json,
     skip_page_or_raise,
 )
+from airflow_provider_stitch.api.jobs.wakeups import PageWaiters, wake
 from airflow_provider_stitch.api.jobs.watchers import STORE_PROBLEM_LOG_INTERVAL, WaiterRegistry
 
 if TYPE_CHECKING:
@@ -91,14 +92,6 @@ class PageReadRecord:
     kind: str
     page: int
     pending_pages: int
-
-
-@dataclass
-class _PageSignal:
-    """Wakes this loop's waiters on one page; ``wake_at`` is the earliest time one of them sleeps until."""
-
-    future: asyncio.Future[None]
-    wake_at: float
 
 
 @dataclass(frozen=True)
@@ -149,9 +142,11 @@ class JobsMonitor:
         self._alocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
-        self._signals: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[tuple[str, int], _PageSignal]
-        ] = weakref.WeakKeyDictionary()
+        self._parked: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PageWaiters] = (
+            weakref.WeakKeyDictionary()
+        )
+        #: the budget's use as last read, for the waits' story lines (read off the event loop).
+        self.budget_use = RecentBudgetUse(lambda: self.budget)
         self._source_names: dict[int, str] = {}
         self._budget_free_at = -math.inf
         self._next_turn_at = -math.inf
@@ -436,7 +431,9 @@ class JobsMonitor:
         """
         try:
             if self._pull_due(kind):
-                await asyncio.to_thread(self._pull_shared, kind)
+                # Claimed here, on the loop: the other waiters of this loop need not pull the same pages.
+                self._pulled_at[kind] = self.now()
+                await asyncio.to_thread(self._pull_shared, kind, force=True)
             if not self._turn_may_be_due():
                 return
             async with self._alock():
@@ -455,42 +452,49 @@ class JobsMonitor:
                 lock = self._alocks[loop] = asyncio.Lock()
             return lock
 
-    def _signal_for(self, kind: str, page: int, wake_at: float) -> asyncio.Future[None]:
-        """A future of this event loop set when this loop next reads ``page`` (or it comes next unattended)."""
+    def _waiters(self) -> PageWaiters:
+        """The waiters of the running event loop parked on pages."""
         loop = asyncio.get_running_loop()
         with self._lock:
-            signals = self._signals.setdefault(loop, {})
-            signal = signals.get((kind, page))
-            if signal is None or signal.future.done():
-                signal = signals[(kind, page)] = _PageSignal(loop.create_future(), wake_at)
-            elif wake_at < signal.wake_at or signal.wake_at <= self.now():
-                signal.wake_at = wake_at
-            return signal.future
+            waiters = self._parked.get(loop)
+            if waiters is None:
+                waiters = self._parked[loop] = PageWaiters(loop)
+            return waiters
 
     def _someone_wakes_in_time(self, kind: str, page: int) -> bool:
         """True when a waiter of this loop on ``page`` already sleeps until (about) the next turn."""
-        with self._lock:
-            signal = self._signals.get(asyncio.get_running_loop(), {}).get((kind, page))
-        if signal is None or signal.future.done():
+        wake_at = self._waiters().earliest_wake((kind, page))
+        if wake_at is None:
             return False
-        return self.now() < signal.wake_at <= self._next_turn_at + self.interval * MIN_PAUSE_SHARE
+        return self.now() < wake_at <= self._next_turn_at + self.interval * MIN_PAUSE_SHARE
 
     def _signal(self, kind: str, page: int) -> None:
-        with self._lock:
-            signal = self._signals.get(asyncio.get_running_loop(), {}).pop((kind, page), None)
-        if signal is not None and not signal.future.done():
-            signal.future.set_result(None)
+        """Wake this loop's waiters on ``page``, a bounded slice per loop iteration."""
+        self._waiters().wake_page((kind, page))
+
+    def _wake_later(self, seconds: float, woke: asyncio.Future[None]) -> asyncio.Handle | asyncio.Future[Any]:
+        """Set ``woke`` after ``seconds``: a timer on the loop, or a task of the injected ``asleep``."""
+        if self.asleep is asyncio.sleep:
+            return asyncio.get_running_loop().call_later(seconds, wake, woke)
+        sleeper = asyncio.ensure_future(self.asleep(seconds))
+        sleeper.add_done_callback(lambda _done: wake(woke))
+        return sleeper
 
     async def _pause(self, kind: str, pages: Iterable[int], seconds: float) -> None:
         """Sleep ``seconds``, or less when one of ``pages`` is read (or comes next) in this event loop."""
+        waiters = self._waiters()
+        woke: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         wake_at = self.now() + seconds
-        signals = [self._signal_for(kind, page, wake_at) for page in pages]
-        sleeper = asyncio.ensure_future(self.asleep(seconds))
+        keys = [(kind, page) for page in pages]
+        for key in keys:
+            waiters.park(key, woke, wake_at)
+        timer = self._wake_later(seconds, woke)
         try:
-            await asyncio.wait([sleeper, *signals], return_when=asyncio.FIRST_COMPLETED)
+            await woke
         finally:
-            if not sleeper.done():
-                sleeper.cancel()
+            timer.cancel()
+            for key in keys:
+                waiters.unpark(key, woke)
 
     # ------------------------------------------------------------------ extractions
 

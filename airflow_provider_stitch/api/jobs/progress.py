@@ -6,6 +6,7 @@ it with :class:`WaitProgress`, in words, ISO-8601 times and human durations; nev
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
@@ -20,6 +21,8 @@ from airflow_provider_stitch.api.jobs.decisions import (
 
 #: Seconds between two progress lines while the phase does not change.
 PROGRESS_EVERY = 60.0
+#: Seconds a budget's use, once read, stands for the present in story lines told on an event loop.
+BUDGET_USE_MAX_AGE = 5.0
 #: The clock of the rate and of elapsed times (a module attribute, so tests can drive it).
 monotonic: Callable[[], float] = time.monotonic
 
@@ -87,6 +90,68 @@ def describe_budget(budget: BudgetView | None) -> str:
     except Exception:  # a store that cannot be read must not break the story
         return f"Jobs budget {budget.limit} requests per {human_duration(budget.window)}"
     return f"Jobs requests in the last {human_duration(budget.window)}: {used} of {budget.limit}"
+
+
+class RecentBudgetUse:
+    """A Jobs budget's use as last read, for story lines told on an event loop (no store read there).
+
+    Reading the use asks the budget's store (a SQLite transaction, a Redis round trip); thousands of
+    triggers telling their first line would each block the loop for it. :meth:`afresh` reads it in a
+    worker thread, once per :data:`BUDGET_USE_MAX_AGE` for every wait of the process together.
+
+    :param budget_of: returns the budget (the monitor's current one).
+    :param max_age: seconds a read figure is reused.
+    """
+
+    __slots__ = ("_budget_of", "_read_at", "_reading", "_used", "max_age")
+
+    def __init__(self, budget_of: Callable[[], BudgetView], max_age: float = BUDGET_USE_MAX_AGE) -> None:
+        self._budget_of = budget_of
+        self.max_age = float(max_age)
+        self._used: int | None = None
+        self._read_at = -float("inf")
+        self._reading = False
+
+    @property
+    def limit(self) -> int:
+        """The budget's requests per window."""
+        return self._budget_of().limit
+
+    @property
+    def window(self) -> float:
+        """The budget's window in seconds."""
+        return self._budget_of().window
+
+    def stale(self) -> bool:
+        """True when the figure is older than ``max_age`` (or was never read)."""
+        return time.monotonic() - self._read_at >= self.max_age
+
+    def refresh(self) -> None:
+        """Read the use from the store now (blocking: call it from a worker thread)."""
+        self._used = self._budget_of().used()
+        self._read_at = time.monotonic()
+
+    async def afresh(self) -> None:
+        """Read the use again in a worker thread when the figure is old; other callers meanwhile keep it."""
+        if self._reading or not self.stale():
+            return
+        self._reading = True
+        try:
+            await asyncio.to_thread(self.refresh)
+        except Exception:  # an unreadable store must not end a wait: the line then tells the limit only
+            self._used = None
+            self._read_at = time.monotonic()
+        finally:
+            self._reading = False
+
+    def used(self) -> int:
+        """Requests taken in the window, as last read.
+
+        :raises LookupError: when it was never read (the story line then tells the limit only).
+        """
+        if self._used is None:
+            raise LookupError("the budget's use has not been read yet")
+        return self._used
 
 
 class WaitProgress:
@@ -202,7 +267,9 @@ def describe_load_watch(watch: LoadWatch) -> str:
 
 
 __all__ = [
+    "BUDGET_USE_MAX_AGE",
     "PROGRESS_EVERY",
+    "RecentBudgetUse",
     "WaitProgress",
     "describe_budget",
     "describe_extraction_watch",
