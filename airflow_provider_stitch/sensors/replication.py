@@ -288,12 +288,17 @@ class StitchLoadSensor(ReplicationLineageMixin, _StitchJobSensor):
         self._check_source(client)
         self._push_links(context, client)
         streams = self._streams_to_wait_for(client, monitor)
-        # Announce the loads before any page turn, so the schedule can give their page a turn this poke.
+        # Announce the loads before any page turn, so the schedule can give their page a turn this poke; a
+        # pending poke leaves them announced until the next one (as an extraction poke does), so other
+        # processes sharing the store keep their page in the schedule; a finished wait withdraws them.
         monitor.watch(LOADS, streams.identities)
+        finished = True
         try:
-            return self._poke_once(context, client, monitor, streams, poke_started)
+            answer = self._poke_once(context, client, monitor, streams, poke_started)
+            finished = answer is not False
+            return answer
         finally:
-            monitor.unwatch(LOADS, streams.identities)
+            monitor.watchers.poked(LOADS, streams.identities, finished=finished)
 
     def _poke_once(
         self,
