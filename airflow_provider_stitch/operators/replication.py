@@ -204,7 +204,7 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
         if self._own_job is None or try_number <= 1:
             return None
         records, task = self._own_job
-        job = records.recall(task, source_id)
+        job = self._recall_once_the_store_answers(records, task, source_id, try_number)
         if job is None:
             self.log.info(
                 f"Try {try_number} of {task}: no job of source {source_id} recorded by an earlier try "
@@ -229,6 +229,43 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
         if not decision.start_new:
             return job
         return RowBeforeStart.from_read(source_id, read_at, row)
+
+    def _recall_once_the_store_answers(
+        self, records: OwnJobRecords, task: TaskIdentity, source_id: int, try_number: int
+    ) -> OwnJob | None:
+        """The earlier try's record; while the store does not answer, wait (nothing is started meanwhile).
+
+        A start before the record is read may be a second sync of this task, so the try waits for the store,
+        at most its ``timeout``, telling so once a minute.
+        """
+        import time
+
+        from airflow_provider_stitch.api.errors import StitchBudgetStoreUnreachable
+        from airflow_provider_stitch.api.jobs.progress import human_duration
+
+        budget = records.budget
+        pause = budget.window / budget.limit / 4
+        began = time.monotonic()
+        told_at: float | None = None
+        while True:
+            try:
+                return records.recall(task, source_id)
+            except StitchBudgetStoreUnreachable as problem:
+                waited = time.monotonic() - began
+                if waited >= self.timeout:
+                    raise AirflowException(
+                        f"Try {try_number} of {task}: the budget store did not answer within "
+                        f"{human_duration(self.timeout)} ({problem}); nothing was started, since a start "
+                        "now could be a second sync of this task"
+                    ) from problem
+                if told_at is None or time.monotonic() - told_at >= 60.0:
+                    told_at = time.monotonic()
+                    self.log.warning(
+                        f"Try {try_number} of {task}: the budget store does not answer ({problem}); waiting "
+                        f"for it before deciding about an earlier try's job of source {source_id} (nothing "
+                        f"is started meanwhile; waited {human_duration(waited)} so far)"
+                    )
+                self.sleep(min(pause, max(self.timeout - waited, 0.0)))
 
     def _remember_own_job(
         self, context: Context, source_id: int, start: SyncStart, before: RowBeforeStart

@@ -25,8 +25,10 @@ import pytest
 from airflow_provider_stitch.api.budget import JobsBudget
 from airflow_provider_stitch.api.budget_redis import RedisBudgetBackend
 from airflow_provider_stitch.api.client import StitchClient
+from airflow_provider_stitch.api.errors import StitchBudgetStoreUnreachable
 from airflow_provider_stitch.api.jobs.own_jobs import OwnJob, OwnJobRecords, TaskIdentity
 from tests.testkit.jobs import DESTINATION, FRESHDESK
+from tests.testkit.redis_server import free_port
 
 WORKER = Path(__file__).with_name("own_job_try_worker.py")
 CONN_ID = "stitch_retry_test"
@@ -165,19 +167,18 @@ def test_redis_keeps_a_record_until_forgotten_or_expired(redis_url: str) -> None
     assert brief.recall(TASK, 42) is None  # expired on the server's clock
 
 
-def test_an_unreachable_redis_is_logged_without_its_password_and_nothing_is_recalled(
+def test_an_unreachable_redis_is_logged_or_raised_without_its_password(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     backend = RedisBudgetBackend(f"redis://:{PASSWORD}@127.0.0.1:{port}/0")
     records = OwnJobRecords(JobsBudget(116078, backend=backend))
     with caplog.at_level(logging.WARNING, "airflow_provider_stitch.own_jobs"):
-        assert not records.remember(TASK, JOB)
-        assert records.recall(TASK, 42) is None
+        assert not records.remember(TASK, JOB)  # after a start: logged, the task goes on
+        records.forget(TASK, 42)
     assert "could not record the started job of source 42" in caplog.text
-    assert "could not read the started job of source 42" in caplog.text
+    assert "could not forget the started job of source 42" in caplog.text
     assert f"127.0.0.1:{port}" in caplog.text and PASSWORD not in caplog.text
+    with pytest.raises(StitchBudgetStoreUnreachable) as unanswered:  # before a start: the caller waits
+        records.recall(TASK, 42)
+    assert f"127.0.0.1:{port}" in str(unanswered.value) and PASSWORD not in str(unanswered.value)

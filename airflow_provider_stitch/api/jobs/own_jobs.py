@@ -22,7 +22,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_stitch.api.errors import StitchBudgetStoreError
+from airflow_provider_stitch.api.errors import StitchBudgetStoreError, StitchBudgetStoreUnreachable
 from airflow_provider_stitch.api.jobs.decisions import (
     ExtractionOutcome,
     ExtractionWatch,
@@ -143,8 +143,10 @@ def _own_job_from(payload: str, source_id: int) -> OwnJob | None:
 class OwnJobRecords:
     """Where a task instance's started jobs are remembered: the store of the account's Jobs budget.
 
-    Every call is best effort: a store that fails is logged (without its password) and the call answers as
-    if no record existed, so a task never fails or stops waiting because of it.
+    Writes are best effort: a store that fails is logged (without its password) and the task goes on, since
+    failing after a start would only make the retry start a second sync. A read that fails because the store
+    does not answer raises :class:`StitchBudgetStoreUnreachable` (the caller waits for the store rather than
+    start a sync that may be a second one); any other store failure is logged and reads as no record.
 
     :param budget: the account's Jobs budget (its key names the Stitch client, its backend is the store, its
         injected clock, if any, the records' timeline).
@@ -179,6 +181,7 @@ class OwnJobRecords:
 
         :param task: the task instance.
         :param source_id: the source.
+        :raises StitchBudgetStoreUnreachable: the store does not answer.
         """
         found: list[str | None] = []
         key, at = self.key(task, source_id), self.budget.injected_now()
@@ -201,12 +204,15 @@ class OwnJobRecords:
         try:
             call()
         except StitchBudgetStoreError as problem:
+            if action == "read" and isinstance(problem, StitchBudgetStoreUnreachable):
+                raise
+            then = "this try starts" if action == "read" else "a retry of this task would start"
             logger.warning(
-                "could not %s the started job of source %s in the budget store (%s); a retry of this task "
-                "would start as a first try does",
+                "could not %s the started job of source %s in the budget store (%s); %s as a first try does",
                 action,
                 source_id,
                 problem,
+                then,
             )
             return False
         return True
