@@ -21,8 +21,8 @@ from tests.testkit.redis_server import REDIS_SERVER, RedisServer
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server binary is not installed")
 
 PASSWORD = "s3cret-clock-pass"
-#: Seconds a clock reading may take on a loaded box (a synchronous read of a hung server takes 10 s).
-QUICK = 1.0
+#: Seconds one clock reading may take on a loaded box (a read that waits for a hung server takes 10 s).
+QUICK = 5.0
 
 
 def server_time(server: RedisServer) -> float:
@@ -54,15 +54,15 @@ def test_a_hung_server_never_holds_up_a_clock_reading(server, monkeypatch):
         monkeypatch.setattr(budget_redis, "TIME_REFRESH", 0.0)  # every reading wants a fresh TIME
         os.kill(server.process.pid, signal.SIGSTOP)
         try:
-            readings = []
-            started = time.monotonic()
+            readings, slowest = [], 0.0
             for _ in range(20):
+                started = time.monotonic()
                 readings.append(backend.now())
+                slowest = max(slowest, time.monotonic() - started)
                 time.sleep(0.01)
-            took = time.monotonic() - started
         finally:
             os.kill(server.process.pid, signal.SIGCONT)
-        assert took < QUICK, f"20 clock readings took {took:.1f} s while the server hung"
+        assert slowest < QUICK, f"a clock reading took {slowest:.1f} s while the server hung"
         assert readings == sorted(readings) and readings[0] >= before
         assert not backend.clock_estimated
         assert backend.now() == pytest.approx(server_time(server), abs=1.0)
