@@ -8,7 +8,7 @@ server's "now" are clamped to it.
 A server that does not answer raises :class:`StitchBudgetStoreUnreachable` (waits retry later, nothing is
 sent meanwhile); any other Redis failure raises :class:`StitchBudgetStoreError`. Both name the server
 without its password. A process whose server has not answered yet reads this host's clock as an estimate
-of the server's until it answers (waits can measure their deadline meanwhile; nothing is stamped with it).
+of the server's until it answers, so waits can count down their deadlines during an outage.
 """
 
 from __future__ import annotations
