@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -147,6 +148,7 @@ def test_a_poking_sensor_goes_on_while_redis_never_answered_and_finds_the_outcom
     held_back = [m for m in messages if "no Jobs request while the budget store does not answer" in m]
     assert len(estimated) == 1 and f"redis://127.0.0.1:{setup.redis.port}/0" in estimated[0], estimated
     assert len(held_back) == 1, held_back  # bounded: once for the outage, not once per poke
+    assert re.search(r", since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)", held_back[0]), held_back
     assert any("budget store answers again" in m for m in messages)
     assert_no_password(messages)
 

@@ -158,7 +158,7 @@ class JobsMonitor:
         self._background: set[asyncio.Task[None]] = set()
         self.page_log: deque[PageReadRecord] = deque(maxlen=PAGE_LOG_LENGTH)
         self._store_down_since: float | None = None
-        self._store_down_at = -math.inf
+        self._store_down_at: float | None = None
         self._store_problem: StitchBudgetStoreUnreachable | None = None
         self._store_logged_at = -math.inf
 
@@ -378,18 +378,21 @@ class JobsMonitor:
         """Hold every turn back a while (nothing is sent) and log at a bounded rate; waits go on."""
         local = time.monotonic()
         self._store_problem = problem
+        with contextlib.suppress(StitchBudgetStoreUnreachable):  # no clock yet: the turn is not taken anyway
+            now = self.now()
+            if self._store_down_since is None:
+                self._store_down_at = now
+            self._budget_free_at = now + self.interval * STORE_RETRY_SHARE
         if self._store_down_since is None:
             self._store_down_since = local
-            self._store_down_at = self.now()
-        with contextlib.suppress(StitchBudgetStoreUnreachable):  # no clock yet: the turn is not taken anyway
-            self._budget_free_at = self.now() + self.interval * STORE_RETRY_SHARE
         if local - self._store_logged_at >= STORE_PROBLEM_LOG_INTERVAL:
             self._store_logged_at = local
             logger.warning(
-                "%s: no Jobs request while the budget store does not answer (%s); waits go on and try "
-                "again in %s",
+                "%s: no Jobs request while the budget store does not answer (%s, since %s); waits go on "
+                "and try again in %s",
                 self,
                 problem,
+                iso(self._store_down_at),
                 human_duration(self.interval * STORE_RETRY_SHARE),
             )
 
@@ -399,7 +402,7 @@ class JobsMonitor:
         if self._store_down_since is None:
             return
         away = time.monotonic() - self._store_down_since
-        self._store_down_since = None
+        self._store_down_since = self._store_down_at = None
         self._store_problem = None
         self._store_logged_at = -math.inf
         self._budget_free_at = self._next_turn_at = -math.inf
