@@ -221,3 +221,23 @@ def test_without_a_shared_store_a_retry_starts_as_before(env, source_id, monkeyp
     forget_monitors()
     second = operator(source_id=source_id).execute({"ti": TryOfTask(2)})
     assert [job["job_name"] for job in jobs_of(env, source_id)] == [started, second]
+
+
+def test_a_start_whose_answer_was_lost_is_recorded_once_recognised(env, source_id, monkeypatch) -> None:
+    env.emulator.control.set_faults(pattern=r"/sync$", method="POST", action="lose", times=1)
+    first = TryOfTask(1)
+
+    def dies_once_waiting(seconds: float) -> None:
+        if "stitch_job" in first.pushed:  # the start is behind it: this is the wait
+            raise Interrupted
+        env.emulator.runtime.clock.advance(seconds)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(StitchStartReplicationOperator, "sleep", staticmethod(dies_once_waiting))
+        with pytest.raises(Interrupted):
+            operator(source_id=source_id).execute({"ti": first})
+    assert first.pushed["stitch_job"]["job_name"] is None  # the lost answer named no job
+    (started,) = [job["job_name"] for job in jobs_of(env, source_id)]
+    env.advance(100)
+    assert operator(source_id=source_id).execute({"ti": TryOfTask(2)}) == started
+    assert [job["job_name"] for job in jobs_of(env, source_id)] == [started]
