@@ -22,12 +22,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
 	touch $@
 
+# The suites run on pytest-xdist workers; most tests wait on clocks (sped-up emulators, budget windows,
+# Airflow start-up), not on the CPU, so more workers than cores pay. The work units (a file, the e2e folder,
+# or single long tests) are in tests/parallel_schedule.py. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 4
+XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider $(XDIST)
 
 # The edit-test loop: everything but the end-to-end DAG runs and the slow suites (under a minute).
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider -m "not e2e and not slow"
+	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) -m "not e2e and not slow"
 
 $(STAMP2): pyproject.toml
 	test -x $(PY2) || $(PYTHON) -m venv $(VENV2)
@@ -43,7 +49,7 @@ AIRFLOW2_TESTS ?= tests/api tests/connectors tests/hooks tests/operators tests/s
 	tests/ecosystem tests/e2e tests/test_cli.py
 
 test-airflow2: $(STAMP2)
-	$(PY2) -m pytest -q -p no:cacheprovider $(AIRFLOW2_TESTS)
+	$(PY2) -m pytest -q -p no:cacheprovider $(XDIST) $(AIRFLOW2_TESTS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check airflow_provider_stitch tests tools benchmarks example_dags
