@@ -6,7 +6,8 @@ throwaway home with a SQLite database, the ``stitch_default`` connection points 
 The script ends with a short summary read from the emulator and exits non-zero when anything failed.
 
 The emulator child and the Airflow commands come from ``airflow_provider_stitch.emulator`` (``harness``
-and ``dag_runs``), which ``tests/e2e`` uses too, so the demo and the tests drive Airflow one way.
+and ``dag_runs``), which ``tests/e2e`` and ``benchmarks/scale`` use too, so they all drive Airflow one way;
+nothing imports this script.
 """
 
 from __future__ import annotations
@@ -27,15 +28,11 @@ from airflow_provider_stitch.emulator.dag_runs import (
     airflow_environment,
     collect_summary,
     migrate_database,
-    run_airflow,
     run_dag_test,
     stitch_connection_json,
     stop_running_commands,
 )
 from airflow_provider_stitch.emulator.harness import EmulatorProcess, EmulatorStartError
-
-#: Names other scripts still take from here (benchmarks/scale); new code imports them from the package.
-__all__ = ["EmulatorProcess", "airflow_environment", "main", "run_airflow", "stitch_connection_json"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DAGS = REPO_ROOT / "example_dags"
