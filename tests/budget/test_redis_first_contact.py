@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValue
 
-from airflow_provider_stitch.api.budget import JobsBudget
+from airflow_provider_stitch.api import budget_redis
+from airflow_provider_stitch.api.budget import JobsBudget, process_time
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.jobs import forget_monitors
 from airflow_provider_stitch.emulator.harness import EmulatorProcess
@@ -40,6 +41,8 @@ DOWN_FOR = 3.0
 TAP_SECONDS = 60.0
 #: Real seconds any wait of these tests may take once the store is back (a loaded 2-core box).
 GIVE_UP = 60.0
+#: Seconds this host's clock runs ahead of the Redis server's in the skewed-clock case.
+HOST_AHEAD = 1800.0
 
 
 @pytest.fixture
@@ -151,6 +154,31 @@ def test_a_poking_sensor_goes_on_while_redis_never_answered_and_finds_the_outcom
     assert re.search(r", since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)", held_back[0]), held_back
     assert any("budget store answers again" in m for m in messages)
     assert_no_password(messages)
+
+
+def test_a_host_clock_half_an_hour_ahead_of_redis_does_not_hold_the_wait_back_once_redis_answers(
+    setup, monkeypatch, caplog
+):
+    # This host's clock stands in for the store's until Redis answers; here it is 30 min ahead of Redis's.
+    monkeypatch.setattr(budget_redis, "process_time", lambda: process_time() + HOST_AHEAD)
+    job_name = setup.start_job()
+    waiting = StitchExtractionSensor(
+        task_id="wait", stitch_conn_id=CONN_ID, source_id=setup.source_id, job_name=job_name
+    )
+    context: dict[str, Any] = {"ti": FakeTaskInstance()}
+    with caplog.at_level(logging.INFO, logger="airflow_provider_stitch"):
+        for _ in range(3):
+            assert waiting.poke(context) is False
+            time.sleep(0.25)
+        setup.redis.start()
+        back_at = time.monotonic()
+        answer: Any = False
+        while not answer and time.monotonic() < back_at + GIVE_UP:
+            time.sleep(0.25)
+            answer = waiting.poke(context)
+    assert isinstance(answer, PokeReturnValue) and answer.xcom_value["job_name"] == job_name
+    replaced = [m for m in provider_messages(caplog) if "replaces this host's" in m]
+    assert len(replaced) == 1 and re.search(r"which was 18\d\d\.\d s ahead", replaced[0]), replaced
 
 
 def test_the_start_operators_worker_wait_begins_while_redis_is_down_and_finishes_after_it_returns(
