@@ -44,6 +44,7 @@ from scale.deployment import (
     LoadScaledTimer,
     RedisServer,
     clock_offset,
+    task_queued_timeout,
 )
 from scale.drills import KILLED_WORKER, DrillLog, DrillPlan
 from scale.measure import (
@@ -186,7 +187,9 @@ class Harness:
             emulator_speed=self.speed,
             extra={"budget_backend": "redis", "budget_location": self.redis.url(0)},
         )
-        self.deployment = AirflowDeployment(self.workdir, self.broker, connection)
+        self.deployment = AirflowDeployment(
+            self.workdir, self.broker, connection, queued_timeout=task_queued_timeout(self.count)
+        )
         started = time.monotonic()
         self.deployment.prepare()
         self.deployment.start()

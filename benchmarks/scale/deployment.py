@@ -32,13 +32,27 @@ STARTUP_SECONDS = 120.0
 WORKER_CONCURRENCY = 4
 #: Seconds without a heartbeat after which the scheduler fails (and retries) a task whose worker died.
 TASK_HEARTBEAT_TIMEOUT = 30
-#: Seconds a task may stay queued before the scheduler queues it again: a message a killed worker had
-#: prefetched is otherwise redelivered only after the broker's visibility timeout.
-TASK_QUEUED_TIMEOUT = 60
+#: Task instances Airflow runs or queues at once.
+PARALLELISM = 64
+#: Seconds a task may stay queued before the scheduler queues it again (a message a killed worker had taken
+#: is otherwise redelivered only after the broker's visibility timeout): a base plus a share for each task
+#: that can be queued ahead of it, so a long Celery queue on a busy box is not taken for a stuck task.
+TASK_QUEUED_TIMEOUT_BASE = 60
+TASK_QUEUED_SECONDS_PER_TASK = 3
+#: Times the scheduler queues a task again before it fails it (Airflow's default is 2).
+STUCK_IN_QUEUED_RETRIES = 5
 #: Seconds between the scheduler's looks for such tasks (Airflow's default, 120, adds up to two minutes).
 TASK_QUEUED_TIMEOUT_CHECK_INTERVAL = 10
 #: Seconds without a heartbeat after which a triggerer's triggers move to another triggerer.
 TRIGGERER_HEALTH_THRESHOLD = 15
+
+
+def task_queued_timeout(tasks_at_once: int) -> int:
+    """``[scheduler] task_queued_timeout`` for a run that queues up to ``tasks_at_once`` tasks together.
+
+    :param tasks_at_once: tasks that may be queued at the same time (N, the mapped tasks of one run).
+    """
+    return TASK_QUEUED_TIMEOUT_BASE + TASK_QUEUED_SECONDS_PER_TASK * min(tasks_at_once, PARALLELISM)
 
 
 class HarnessError(RuntimeError):
@@ -273,12 +287,14 @@ class AirflowDeployment:
     :param redis: the Celery broker (database 0) and Celery results (database 1).
     :param connection_json: the ``stitch_default`` connection in Airflow's JSON form.
     :param worker_clock_offsets: seconds to shift each worker's clock by (libfaketime); 0 leaves it alone.
+    :param queued_timeout: ``[scheduler] task_queued_timeout`` (see :func:`task_queued_timeout`).
     """
 
     workdir: Path
     redis: RedisServer
     connection_json: str = field(repr=False)
     worker_clock_offsets: Sequence[float] = (0.0, 0.0)
+    queued_timeout: int = TASK_QUEUED_TIMEOUT_BASE
     api_port: int = field(default_factory=free_port)
     components: dict[str, Component] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict, repr=False)
@@ -299,7 +315,7 @@ class AirflowDeployment:
         env.update(
             {
                 "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-                "AIRFLOW__CORE__PARALLELISM": "64",
+                "AIRFLOW__CORE__PARALLELISM": str(PARALLELISM),
                 "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "1000",
                 "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
@@ -316,7 +332,8 @@ class AirflowDeployment:
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(TASK_HEARTBEAT_TIMEOUT),
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
                 "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(TRIGGERER_HEALTH_THRESHOLD),
-                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(TASK_QUEUED_TIMEOUT),
+                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(self.queued_timeout),
+                "AIRFLOW__SCHEDULER__NUM_STUCK_IN_QUEUED_RETRIES": str(STUCK_IN_QUEUED_RETRIES),
                 "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": str(
                     TASK_QUEUED_TIMEOUT_CHECK_INTERVAL
                 ),

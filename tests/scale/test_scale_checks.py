@@ -176,3 +176,9 @@ def test_airflow_records_the_host_name_the_harness_gives_a_component(tmp_path: P
     )
     hosts = [line.split() for line in answer.stdout.splitlines() if line.startswith("hosts ")]
     assert hosts == [["hosts", "celery-worker-7", "celery-worker-7"]]
+
+
+def test_queued_timeout_grows_with_the_tasks_queued_together_up_to_airflows_parallelism() -> None:
+    # N=200 failed a load sensor that waited over 60 s behind ~50 queued tasks on a loaded 2-core box.
+    assert deployment.task_queued_timeout(20) == 120
+    assert deployment.task_queued_timeout(200) == deployment.task_queued_timeout(64) == 252
