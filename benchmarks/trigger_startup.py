@@ -12,14 +12,14 @@ which reads the source and its streams first), ``baseline`` (Airflow's ``DateTim
 what Airflow itself costs per trigger). For each: the worst event-loop stall (a 10 ms ticker) while the
 triggers start and over the following ``--wait`` seconds of waiting, the garbage collections (count of full
 ones and their longest pause, timed with ``gc.callbacks``), objects still alive per trigger once all wait,
-CPU per trigger, and wall time until all wait. ``--profile`` adds, for the provider's extraction trigger,
-the top functions on the loop thread (cProfile) and the top allocation sites of the objects that survive
+CPU per trigger, and wall time until all wait. ``--profile KIND`` adds, for that kind of trigger, the
+objects alive per trigger by type, the top functions on the loop thread (cProfile) and the top allocation sites of the objects that survive
 the start (tracemalloc).
 
 The waiter registry part prints what registering waiters costs the store.
 
 Usage: ``python benchmarks/trigger_startup.py [--starts 1000 5000] [--kinds extraction loads baseline]
-[--wait 25] [--profile] [--waiters 2000]``.
+[--wait 25] [--profile extraction] [--waiters 2000]``.
 """
 
 from __future__ import annotations
@@ -101,29 +101,36 @@ def _make_trigger(kind: str, source_id: int, job_name: str, started: float, dead
 
 
 class GCTimer:
-    """Times every garbage collection through ``gc.callbacks``: counts per generation, longest full pause."""
+    """Times every garbage collection through ``gc.callbacks``: counts per generation, longest full pause,
+    and when each full collection ran (to tell a stall it caused from one the code caused)."""
 
     def __init__(self) -> None:
         self.began = 0.0
-        self.counts = [0, 0, 0]
-        self.longest = [0.0, 0.0, 0.0]
-        self.total = 0.0
+        self.reset()
 
     def reset(self) -> None:
         """Forget what was counted so far."""
         self.counts = [0, 0, 0]
         self.longest = [0.0, 0.0, 0.0]
         self.total = 0.0
+        self.full: list[tuple[float, float]] = []
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self.began = time.perf_counter()
             return
+        ended = time.perf_counter()
         generation = int(info["generation"])
-        seconds = time.perf_counter() - self.began
+        seconds = ended - self.began
         self.counts[generation] += 1
         self.longest[generation] = max(self.longest[generation], seconds)
         self.total += seconds
+        if generation == 2:
+            self.full.append((self.began, ended))
+
+    def overlaps_full(self, began: float, ended: float) -> bool:
+        """True when a full collection ran between ``began`` and ``ended`` (perf_counter seconds)."""
+        return any(start < ended and began < end for start, end in self.full)
 
 
 def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str, Any], profile: bool) -> dict:
@@ -175,16 +182,19 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
                 raise TimeoutError(f"{count} {kind} triggers did not all wait within 600 s")
 
     async def main() -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
         lags: dict[str, float] = {"first": 0.0, "settle": 0.0, "start": 0.0, "wait": 0.0}
+        late: dict[str, list[tuple[float, float, float]]] = {phase: [] for phase in lags}
         phase = ["first"]
 
         async def ticker() -> None:
             while phase[0] != "done":
-                before = loop.time()
+                before = time.perf_counter()
                 await asyncio.sleep(TICK)
-                lag = loop.time() - before - TICK
+                after = time.perf_counter()
+                lag = after - before - TICK
                 lags[phase[0]] = max(lags.get(phase[0], 0.0), lag)
+                if lag > TICK:
+                    late[phase[0]].append((before, after, lag))
 
         probe = asyncio.create_task(ticker())
         await asyncio.sleep(0.05)
@@ -218,9 +228,10 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
             from collections import Counter
 
             census = Counter(type(o).__qualname__ for o in gc.get_objects() if id(o) not in known)
-            census_lines[:] = [f"{n / count:7.1f}  {name}" for name, n in census.most_common(30)]
+            census_lines[:] = [f"{n / count:7.1f}  {name}" for name, n in census.most_common(45)]
         known.clear()
         start_gc = (list(timer.counts), timer.longest[2], timer.total)
+        start_full = list(timer.full)
         phase[0] = "wait"
         await asyncio.sleep(wait)
         phase[0] = "done"
@@ -231,7 +242,16 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
             details["task"].cancel()
         await asyncio.gather(*(d["task"] for d in runner.triggers.values()), return_exceptions=True)
         problems = [repr(task.exception()) for task in failed if not task.cancelled() and task.exception()]
+
+        def worst_without_full_collection(phase_name: str) -> float:
+            return max(
+                (lag for began, ended, lag in late[phase_name] if not timer.overlaps_full(began, ended)),
+                default=0.0,
+            )
+
         return {
+            "start_lag_no_gc": worst_without_full_collection("start"),
+            "wait_lag_no_gc": worst_without_full_collection("wait"),
             "first_lag": lags["first"],
             "start_lag": lags["start"],
             "wait_lag": lags["wait"],
@@ -243,6 +263,7 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
             "start_gc_total": start_gc[2],
             "gc_counts": list(timer.counts),
             "full_gc_longest": timer.longest[2],
+            "wait_full_gcs": len(timer.full) - len(start_full),
             "fired_early": fired,
             "problems": problems[:3],
         }
@@ -287,19 +308,21 @@ def _row(result: dict[str, Any]) -> str:
     return (
         f"{result['kind']:<10} | {result['count']:>5} | {heap:<6} | {result['heap'] / 1e6:>5.2f} | "
         f"{result['first_lag'] * 1000:>6.0f} | {result['start_lag'] * 1000:>6.0f} | "
-        f"{result['wait_lag'] * 1000:>6.0f} | {full:>4} | {result['start_full_gc_longest'] * 1000:>7.0f} | "
-        f"{result['alive_per_trigger']:>7.0f} | {result['start_cpu'] / result['count'] * 1000:>6.2f} | "
-        f"{result['start_wall']:>6.1f}"
+        f"{result['start_lag_no_gc'] * 1000:>6.0f} | {result['wait_lag'] * 1000:>6.0f} | "
+        f"{result['wait_lag_no_gc'] * 1000:>6.0f} | {full:>4} | {result['start_full_gc_longest'] * 1000:>7.0f} | "
+        f"{result['wait_full_gcs']:>4} | {result['alive_per_trigger']:>7.0f} | "
+        f"{result['start_cpu'] / result['count'] * 1000:>6.2f} | {result['start_wall']:>6.1f}"
     )
 
 
 HEADER = (
-    f"{'trigger':<10} | {'N':>5} | {'heap':<6} | {'M obj':>5} | {'first':>6} | {'start':>6} | {'wait':>6} | "
-    f"{'full':>4} | {'full ms':>7} | {'objects':>7} | {'ms CPU':>6} | {'wall s':>6}"
+    f"{'trigger':<10} | {'N':>5} | {'heap':<6} | {'M obj':>5} | {'first':>6} | {'start':>6} | {'no GC':>6} | "
+    f"{'wait':>6} | {'no GC':>6} | {'full':>4} | {'full ms':>7} | {'wfull':>4} | {'objects':>7} | "
+    f"{'ms CPU':>6} | {'wall s':>6}"
 )
 
 
-def trigger_startup(counts: list[int], kinds: list[str], wait: float, profile: bool) -> None:
+def trigger_startup(counts: list[int], kinds: list[str], wait: float, profile: str | None) -> None:
     from airflow_provider_stitch.emulator.harness import EmulatorProcess
 
     workdir = Path(tempfile.mkdtemp(prefix="stitch-startup-"))
@@ -319,9 +342,11 @@ def trigger_startup(counts: list[int], kinds: list[str], wait: float, profile: b
         )
         print(
             "Worst event-loop stall in ms while the first trigger of its kind starts ('first'), while N more "
-            f"start ('start') and over the next {wait:.0f} s of waiting ('wait'); M obj = objects on the heap "
-            "before the N start; full = generation-2 collections during the start, and the longest; "
-            "objects = objects still alive per trigger once all wait; ms CPU per trigger start."
+            f"start ('start') and over the next {wait:.0f} s of waiting ('wait'), each also without the "
+            "stalls a full collection overlapped ('no GC'); M obj = objects on the heap before the N start; "
+            "full = generation-2 collections during the start, and the longest ('full ms'); wfull = full "
+            "collections while waiting; objects = objects still alive per trigger once all wait; ms CPU per "
+            "trigger start; wall s until all wait."
         )
         print(HEADER)
         print("-" * len(HEADER))
@@ -335,8 +360,8 @@ def trigger_startup(counts: list[int], kinds: list[str], wait: float, profile: b
                     for problem in result["problems"]:
                         print(f"    problem: {problem}")
         if profile:
-            result = _child(["extraction", str(counts[0]), "0", "1", str(account_file), "profile"], env)
-            print(f"\nLoop-thread profile of {counts[0]} extraction-trigger starts (cProfile, by own time):")
+            result = _child([profile, str(counts[0]), "0", "1", str(account_file), "profile"], env)
+            print(f"\nLoop-thread profile of {counts[0]} {profile} trigger starts (cProfile, by own time):")
             print(result["profile"])
             print("Objects alive once they all wait, by type, per trigger:")
             print("\n".join(result["census"]))
@@ -389,7 +414,7 @@ def main() -> None:
     parser.add_argument(
         "--wait", type=float, default=25.0, help="seconds of waiting measured after the start"
     )
-    parser.add_argument("--profile", action="store_true", help="profile the extraction trigger's start")
+    parser.add_argument("--profile", choices=KINDS, help="profile the start of this kind of trigger")
     parser.add_argument("--waiters", type=int, default=2000)
     args = parser.parse_args()
     trigger_startup(args.starts, args.kinds, args.wait, args.profile)

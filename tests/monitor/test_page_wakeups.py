@@ -139,3 +139,26 @@ def test_the_waiters_of_a_read_page_wake_through_the_monitor_and_answer(monkeypa
         return [str(r["done"]) for r in results]
 
     assert asyncio.run(scenario()) == [str(source) for source in range(1, 301)]
+
+
+def test_the_waiters_of_one_loop_pull_the_shared_pages_once_between_them(monkeypatch):
+    """Waking waiters all find the pull due; one of them pulls (in a worker thread), the others go on."""
+    import threading
+    import time
+
+    budget = JobsBudget(1, clock=lambda: 1_000.0, backend=InMemoryBudgetBackend())
+    monitor = JobsMonitor("m", budget)
+    monitor._next_turn_at = math.inf  # no turn: this is about pulling what other processes read
+    pulls: list[str] = []
+
+    def slow_pull(kind: str, *, force: bool = False) -> None:
+        pulls.append(threading.current_thread().name)
+        time.sleep(0.05)
+
+    monkeypatch.setattr(monitor, "_pull_shared", slow_pull)
+
+    async def many_waiters() -> None:
+        await asyncio.gather(*(monitor._acatch_up(None, EXTRACTIONS) for _ in range(200)))
+
+    asyncio.run(many_waiters())
+    assert len(pulls) == 1 and pulls[0] != threading.main_thread().name
