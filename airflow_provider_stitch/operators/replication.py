@@ -152,10 +152,10 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
         except StitchDeadlineExceeded:
             with stitch_deadline(STOP_AFTER_DEADLINE_SECONDS):
                 self._stop_and_fail(monitor, deadline)
-        self._forget_own_job()
         if self.wait_for_loads:
             self.attach_destination_assets(context)
         self._running_source = None
+        self._forget_own_job()  # last: a try that dies before this leaves the record to its retry
         return outcome.job_name if job_name is None else job_name
 
     def _log_start(self, source_id: int, start: SyncStart) -> None:
@@ -475,9 +475,8 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
 
         self._running_source = None
         log_event_outcome(self.log, f"source {self.source_id}", event)
-        if _ends_the_try(event):
-            self._own_job = self._own_job_place(context)
-            self._forget_own_job()
+        # Only a Stitch outcome ends the task's business with its job; a broken-down wait leaves the record.
+        self._own_job = self._own_job_place(context) if _ends_the_try(event) else None
         self.record_landed_streams(landed_streams_of(event))
         what = f"Stitch job of source {self.source_id}"
         try:
@@ -489,9 +488,11 @@ class StitchStartReplicationOperator(StitchHookMixin, ReplicationLineageMixin, B
                 and not event["extraction"].get("succeeded")
             ):
                 self._log_logs_location(self.client, event["extraction"].get("job_name"))
+            self._forget_own_job()
             raise
         if self.wait_for_loads:
             self.attach_destination_assets(context)
+        self._forget_own_job()  # last: a try that dies before this leaves the record to its retry
         return payload.get("job_name")
 
     # ------------------------------------------------------------------ stopping

@@ -241,3 +241,23 @@ def test_a_start_whose_answer_was_lost_is_recorded_once_recognised(env, source_i
     env.advance(100)
     assert operator(source_id=source_id).execute({"ti": TryOfTask(2)}) == started
     assert [job["job_name"] for job in jobs_of(env, source_id)] == [started]
+
+
+def test_the_record_is_forgotten_last_so_a_try_dying_after_its_outcome_leaves_it(
+    env, source_id, monkeypatch
+) -> None:
+    first = operator(source_id=source_id, deferrable=True, wait_for_loads=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        first.execute({"ti": TryOfTask(1)})
+    started = deferred.value.trigger.job_name
+
+    def dies(self: Any, context: Any) -> None:
+        raise Interrupted
+
+    monkeypatch.setattr(StitchStartReplicationOperator, "attach_destination_assets", dies)
+    resumed = operator(source_id=source_id, deferrable=True, wait_for_loads=True)
+    with pytest.raises(Interrupted):
+        resumed.execute_complete({"ti": TryOfTask(1)}, {"status": "success", "job_name": started})
+    records = OwnJobRecords(env.client.jobs_budget)
+    kept = records.recall(TaskIdentity("stitch_sync", "manual__2026-12-07", "start_sync"), source_id)
+    assert kept is not None and kept.job_name == started
