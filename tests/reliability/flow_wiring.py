@@ -4,12 +4,12 @@ emulator reports in its answers, as it does for users, so no clock is injected."
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import pytest
 
+from airflow_provider_stitch.emulator.dag_runs import stitch_connection_json
 from tests.reliability.fault_kinds import CLIENT_TIMEOUT, zero_wait
 
 #: Emulator seconds per real second for the task flows (a 10 s job ends in 0.2 s).
@@ -33,17 +33,9 @@ def wire_tasks_to(emulator: Any, budget_path: str, monkeypatch: pytest.MonkeyPat
     from airflow_provider_stitch.hooks.stitch import StitchHook
     from airflow_provider_stitch.operators.replication import StitchStartReplicationOperator
 
-    connection = {
-        "conn_type": "stitch",
-        "host": emulator.base_url,
-        "password": emulator.token,
-        "extra": {
-            "stitch_client_id": emulator.client_id,
-            "budget_backend": "sqlite",
-            "budget_location": budget_path,
-        },
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_STITCH_DEFAULT", json.dumps(connection))
+    extra = {"budget_backend": "sqlite", "budget_location": budget_path}
+    connection = stitch_connection_json(emulator.base_url, emulator.token, emulator.client_id, extra=extra)
+    monkeypatch.setenv("AIRFLOW_CONN_STITCH_DEFAULT", connection)
     monkeypatch.setitem(StitchHook.__init__.__kwdefaults__, "timeout", CLIENT_TIMEOUT)
     monkeypatch.setattr(client_base, "default_retry_wait", lambda: zero_wait)
     monkeypatch.setattr(StitchStartReplicationOperator, "sleep", staticmethod(scaled_sleep))

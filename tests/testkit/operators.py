@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_stitch.emulator.dag_runs import stitch_connection_json
 from airflow_provider_stitch.emulator.harness import StitchEmulator
 
 POSTGRES_SOURCE_PROPERTIES = {
@@ -42,10 +43,8 @@ class RecordingTaskInstance:
 
 def connection_json(emulator: StitchEmulator, **extra: Any) -> str:
     """The AIRFLOW_CONN_STITCH_DEFAULT value pointing at the emulator."""
-    extras = {"stitch_client_id": emulator.client_id, "budget_backend": "memory", **extra}
-    return json.dumps(
-        {"conn_type": "stitch", "host": emulator.base_url, "password": emulator.token, "extra": extras}
-    )
+    extras = {"budget_backend": "memory", **extra}
+    return stitch_connection_json(emulator.base_url, emulator.token, emulator.client_id, extra=extras)
 
 
 def request_count(emulator: StitchEmulator) -> int:

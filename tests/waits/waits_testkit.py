@@ -16,6 +16,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValue
 
+from airflow_provider_stitch.emulator.dag_runs import stitch_connection_json
 from airflow_provider_stitch.emulator.harness import StitchEmulator
 
 CONN_ID = "stitch_waits"
@@ -77,20 +78,14 @@ class WaitsAccount:
         self.budget_path = budget_path
 
     def connection_json(self) -> str:
-        extra: dict[str, Any] = {
-            "stitch_client_id": self.emulator.client_id,
-            "budget_backend": "sqlite",
-            "budget_location": str(self.budget_path),
-        }
-        if self.emulator.speed != 1:
-            extra["emulator_speed"] = self.emulator.speed
-        return json.dumps(
-            {
-                "conn_type": "stitch",
-                "host": self.emulator.base_url,
-                "password": self.emulator.token,
-                "extra": extra,
-            }
+        extra = {"budget_backend": "sqlite", "budget_location": str(self.budget_path)}
+        speed = self.emulator.speed if self.emulator.speed != 1 else None
+        return stitch_connection_json(
+            self.emulator.base_url,
+            self.emulator.token,
+            self.emulator.client_id,
+            emulator_speed=speed,
+            extra=extra,
         )
 
     @property
