@@ -18,18 +18,9 @@ from airflow.providers.common.compat.sdk import AirflowException, PokeReturnValu
 
 from airflow_provider_stitch.emulator.dag_runs import stitch_connection_json
 from airflow_provider_stitch.emulator.harness import StitchEmulator
+from tests.testkit.jobs import DESTINATION, FRESHDESK
 
 CONN_ID = "stitch_waits"
-DESTINATION = {
-    "host": "warehouse.example.com",
-    "port": 5432,
-    "username": "loader",
-    "password": "not-a-real-password",
-    "database": "analytics",
-    "encryption_type": "none",
-    "ssl": "false",
-}
-FRESHDESK = {"api_key": "not-a-real-key", "domain": "acme", "start_date": "2024-01-01T00:00:00Z"}
 #: Real seconds a test waits for one task at most (the page schedule reads a page every ~20 s at speed 1).
 TASK_TIMEOUT = 150.0
 
