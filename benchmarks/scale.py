@@ -338,10 +338,24 @@ class Harness:
                 (task, index): (t[0], t[1]) for index, tasks in by_index.items() for task, t in tasks.items()
             }
             result.drills = plan.log
-            result.drill_checks = self._drill_checks(plan.log, result, final)
+            result.drill_checks = self._drill_checks(plan.log, result, final, outcome.job_ends)
         return result
 
-    def _drill_checks(self, log: DrillLog, result: RunResult, final: checks.FinalTries) -> list[Check]:
+    def _retried_after_sync_ended(self, log: DrillLog, result: RunResult, job_ends: dict[int, float]) -> int:
+        """Killed start tasks whose next try was first seen running after their first sync had ended."""
+        count = 0
+        for task, index, number in log.worker_tasks_killed:
+            end = job_ends.get(self.source_ids[index])
+            retry_seen = result.samples.first_running.get((task, index, number + 1))
+            if index not in log.killed_after_sync_started or end is None or retry_seen is None:
+                continue
+            if retry_seen > self.to_real(end):
+                count += 1
+        return count
+
+    def _drill_checks(
+        self, log: DrillLog, result: RunResult, final: checks.FinalTries, job_ends: dict[int, float]
+    ) -> list[Check]:
         assert self.requests is not None
         client_id = self.emulator.client_id
         found = [
@@ -351,6 +365,7 @@ class Harness:
                 result.jobs_per_source,
                 KILLED_WORKER,
                 after_sync_started=len(log.killed_after_sync_started),
+                retried_after_sync_ended=self._retried_after_sync_ended(log, result, job_ends),
             ),
             checks.triggerer_kill(
                 bool(log.takeover and log.takeover.startswith("all ")),
@@ -401,8 +416,9 @@ class Harness:
         """The second run, with worker 2's clock skewed and the other drills fired mid-run."""
         assert self.deployment is not None
         draw = random.Random(16)
+        short_syncs = set(range(0, self.count, 2))
         for index, source_id in enumerate(self.source_ids):
-            taps = DRILL_SHORT_TAP_SECONDS if index % 2 == 0 else DRILL_TAP_SECONDS
+            taps = DRILL_SHORT_TAP_SECONDS if index in short_syncs else DRILL_TAP_SECONDS
             self.control.arrange(
                 source_id, durations={"discovery": 5.0, "tap": draw.uniform(*taps), "target": 5.0}
             )
@@ -412,7 +428,13 @@ class Harness:
         deployment.start_worker(2)
         since = self.emulator_now()
         plan = DrillPlan(
-            deployment, self.redis, self.emulator_now, run_id, self.count, lambda: self._synced_indexes(since)
+            deployment,
+            self.redis,
+            self.emulator_now,
+            run_id,
+            self.count,
+            lambda: self._synced_indexes(since),
+            short_syncs,
         )
         plan.log.worker_clock_offset = clock_offset(deployment.worker_env(2))
         self.say(

@@ -67,6 +67,7 @@ def worker_kill(
     host: str,
     *,
     after_sync_started: int = 0,
+    retried_after_sync_ended: int = 0,
 ) -> Check:
     """Every task killed with the worker was retried and succeeded, and every source has exactly one sync job.
 
@@ -76,12 +77,13 @@ def worker_kill(
     :param host: the killed worker's name.
     :param after_sync_started: how many of the killed start tasks had started their sync (their retries must
         go on with it).
+    :param retried_after_sync_ended: how many of those were retried only after that sync had ended.
     """
     retried, other = _retried(killed, final)
     one_sync = all(count == 1 for count in jobs_per_source.values())
     detail = (
-        f"{len(killed)} task(s) killed on {host} ({after_sync_started} after starting their sync), "
-        f"{len(retried)} retried and succeeded"
+        f"{len(killed)} task(s) killed on {host} ({after_sync_started} after starting their sync, "
+        f"{retried_after_sync_ended} of those retried after it had ended), {len(retried)} retried and succeeded"
     )
     if other:
         detail += f" (not: {_named(other)})"

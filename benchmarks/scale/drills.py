@@ -19,7 +19,7 @@ WORKER_DOWN_SECONDS = 30.0
 DRILL_GAP_SECONDS = 15.0
 #: Seconds (on an idle box) the surviving triggerer gets to take every trigger over.
 TAKEOVER_SECONDS = 90.0
-#: Seconds (on an idle box) the worker drill waits for a start task that has already started its sync
+#: Seconds (on an idle box) the worker drill waits for a start task that has already started a short sync
 #: before it kills the worker with whatever tasks it runs.
 KILL_AFTER_START_SECONDS = 20.0
 START_TASK = "sync_source.start_replication"
@@ -70,6 +70,7 @@ class DrillPlan:
     :param run_id: the drill run.
     :param source_count: N, to decide when enough waits are deferred.
     :param synced_indexes: returns the map indexes whose source has a sync job of this run in Stitch.
+    :param short_syncs: map indexes whose syncs end before a killed task's retry comes.
     """
 
     def __init__(
@@ -80,12 +81,14 @@ class DrillPlan:
         run_id: str,
         source_count: int,
         synced_indexes: Callable[[], set[int]],
+        short_syncs: set[int],
     ) -> None:
         self.deployment = deployment
         self.redis = redis
         self.emulator_now = emulator_now
         self.run_id = run_id
         self.synced_indexes = synced_indexes
+        self.short_syncs = short_syncs
         self._kill_timer: LoadScaledTimer | None = None
         self.deferred_wanted = max(1, -(-source_count // 4))
         self.log = DrillLog()
@@ -110,8 +113,9 @@ class DrillPlan:
         return {str(host): int(count) for host, count in rows}
 
     def _kill_worker(self, now: float) -> None:
-        """Kill the worker while it runs a start task whose sync Stitch already lists (its retry must go on
-        with that sync), or, when none comes in time, while it runs any task."""
+        """Kill the worker while it runs a start task whose short sync Stitch already lists (its retry comes
+        after that sync ended and must go on with it, not start another), or, when none comes in time, while
+        it runs any task."""
         running = self._tries("state = 'running' AND hostname = ?", (KILLED_WORKER,))
         if not running:
             return
@@ -119,7 +123,7 @@ class DrillPlan:
             self._kill_timer = LoadScaledTimer(KILL_AFTER_START_SECONDS)
         starts = {index for task, index, _ in running if task == START_TASK}
         synced = sorted(starts & self.synced_indexes()) if starts else []
-        if not synced and not self._kill_timer.expired():
+        if not set(synced) & self.short_syncs and not self._kill_timer.expired():
             return
         self.deployment.components[KILLED_WORKER].kill()
         log = self.log

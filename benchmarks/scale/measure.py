@@ -172,6 +172,8 @@ class Samples:
     peak_triggers: int = 0
     #: Task tries seen running on each host (the name a worker records), counted once per try.
     tasks_by_host: dict[str, int] = field(default_factory=dict)
+    #: When each (task_id, map_index, try_number) was first seen running (this host's epoch seconds).
+    first_running: dict[tuple[str, int, int], float] = field(default_factory=dict)
 
 
 class Sampler:
@@ -232,7 +234,9 @@ class Sampler:
         found.running_slot_seconds += len(running) * elapsed
         found.deferred_task_seconds += deferred * elapsed
         found.peak_triggers = max(found.peak_triggers, self._trigger_count())
+        wall = time.time()
         for key in running:
+            found.first_running.setdefault(key, wall)
             first = self._first_seen.setdefault(key, now)
             found.longest_running = max(found.longest_running, now - first)
         for key in set(self._first_seen) - set(running):

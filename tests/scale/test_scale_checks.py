@@ -23,8 +23,8 @@ def test_worker_kill_fails_when_one_killed_task_was_not_retried_although_others_
     check = checks.worker_kill(killed, final, {10: 1, 11: 1}, "celery-worker-1")
     assert not check.passed
     assert check.detail == (
-        "2 task(s) killed on celery-worker-1 (0 after starting their sync), 1 retried and succeeded "
-        "(not: sync_source.start_replication[1]); "
+        "2 task(s) killed on celery-worker-1 (0 after starting their sync, 0 of those retried after it had "
+        "ended), 1 retried and succeeded (not: sync_source.start_replication[1]); "
         "one sync per source"
     )
 
@@ -39,11 +39,13 @@ def test_worker_kill_fails_on_a_second_sync_and_names_the_source() -> None:
 def test_worker_kill_passes_only_when_it_hit_a_task() -> None:
     assert not checks.worker_kill([], {}, {10: 1}, "celery-worker-1").passed
     final = {(START, 0): ("success", 2), (LOADS, 0): ("success", 1)}
-    check = checks.worker_kill([(START, 0, 1)], final, {10: 1}, "celery-worker-1", after_sync_started=1)
+    check = checks.worker_kill(
+        [(START, 0, 1)], final, {10: 1}, "celery-worker-1", after_sync_started=1, retried_after_sync_ended=1
+    )
     assert check.passed
     assert check.detail == (
-        "1 task(s) killed on celery-worker-1 (1 after starting their sync), 1 retried and succeeded; "
-        "one sync per source"
+        "1 task(s) killed on celery-worker-1 (1 after starting their sync, 1 of those retried after it had "
+        "ended), 1 retried and succeeded; one sync per source"
     )
 
 
