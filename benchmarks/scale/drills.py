@@ -19,9 +19,10 @@ WORKER_DOWN_SECONDS = 30.0
 DRILL_GAP_SECONDS = 15.0
 #: Seconds (on an idle box) the surviving triggerer gets to take every trigger over.
 TAKEOVER_SECONDS = 90.0
-#: Seconds (on an idle box) the worker drill waits for a start task that has already started a short sync
-#: before it kills the worker with whatever tasks it runs.
-KILL_AFTER_START_SECONDS = 20.0
+#: Real seconds the worker drill waits for a start task that has already started a short sync before it kills
+#: the worker with whatever tasks it runs (not stretched with the load: later drills need waits still
+#: deferred).
+KILL_AFTER_START_SECONDS = 15.0
 START_TASK = "sync_source.start_replication"
 KILLED_WORKER = "celery-worker-1"
 KILLED_TRIGGERER = "triggerer-1"
@@ -89,7 +90,7 @@ class DrillPlan:
         self.run_id = run_id
         self.synced_indexes = synced_indexes
         self.short_syncs = short_syncs
-        self._kill_timer: LoadScaledTimer | None = None
+        self._first_busy: float | None = None
         self.deferred_wanted = max(1, -(-source_count // 4))
         self.log = DrillLog()
         self._last_step = time.monotonic()
@@ -119,11 +120,11 @@ class DrillPlan:
         running = self._tries("state = 'running' AND hostname = ?", (KILLED_WORKER,))
         if not running:
             return
-        if self._kill_timer is None:
-            self._kill_timer = LoadScaledTimer(KILL_AFTER_START_SECONDS)
+        if self._first_busy is None:
+            self._first_busy = now
         starts = {index for task, index, _ in running if task == START_TASK}
         synced = sorted(starts & self.synced_indexes()) if starts else []
-        if not set(synced) & self.short_syncs and not self._kill_timer.expired():
+        if not set(synced) & self.short_syncs and now - self._first_busy < KILL_AFTER_START_SECONDS:
             return
         self.deployment.components[KILLED_WORKER].kill()
         log = self.log
