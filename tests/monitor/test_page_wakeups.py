@@ -162,3 +162,50 @@ def test_the_waiters_of_one_loop_pull_the_shared_pages_once_between_them(monkeyp
 
     asyncio.run(many_waiters())
     assert len(pulls) == 1 and pulls[0] != threading.main_thread().name
+
+
+def test_sleeps_that_end_together_wake_their_waiters_one_slice_per_loop_iteration():
+    """A thousand waits sleeping until the same next turn: their timers fire together, they wake in slices."""
+    budget = JobsBudget(1, backend=InMemoryBudgetBackend())
+    monitor = JobsMonitor("m", budget)
+    count = 1000
+
+    async def scenario() -> list[int]:
+        pauses = [asyncio.create_task(monitor._pause(EXTRACTIONS, [1], 0.05)) for _ in range(count)]
+        await asyncio.sleep(0)
+        finished = [0]
+        while finished[-1] < count:
+            await asyncio.sleep(0)
+            finished.append(sum(p.done() for p in pauses))
+        return finished
+
+    finished = asyncio.run(scenario())
+    steps = [b - a for a, b in zip(finished, finished[1:], strict=False)]
+    assert max(steps) <= WAKE_SLICE, f"woke {max(steps)} waiters in one loop iteration"
+    assert sum(1 for step in steps if step) >= count // WAKE_SLICE
+
+
+def test_injected_sleeps_wake_through_the_same_slices():
+    """Virtual time (an injected ``asleep``) ends many sleeps at once; they still wake a slice at a time."""
+    release = asyncio.Event
+
+    async def scenario() -> list[int]:
+        gate = release()
+
+        async def asleep(seconds: float) -> None:
+            await gate.wait()
+
+        monitor = JobsMonitor("m", JobsBudget(1, backend=InMemoryBudgetBackend()), asleep=asleep)
+        pauses = [asyncio.create_task(monitor._pause(EXTRACTIONS, [1], 60.0)) for _ in range(500)]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        gate.set()
+        finished = [0]
+        while finished[-1] < 500:
+            await asyncio.sleep(0)
+            finished.append(sum(p.done() for p in pauses))
+        return finished
+
+    finished = asyncio.run(scenario())
+    steps = [b - a for a, b in zip(finished, finished[1:], strict=False)]
+    assert max(steps) <= WAKE_SLICE, f"woke {max(steps)} waiters in one loop iteration"

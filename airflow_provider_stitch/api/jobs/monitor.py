@@ -57,7 +57,7 @@ from airflow_provider_stitch.api.jobs.snapshots import (
     page_to_json,
     skip_page_or_raise,
 )
-from airflow_provider_stitch.api.jobs.wakeups import PageWaiters, wake
+from airflow_provider_stitch.api.jobs.wakeups import PageWaiters
 from airflow_provider_stitch.api.jobs.watchers import STORE_PROBLEM_LOG_INTERVAL, WaiterRegistry
 
 if TYPE_CHECKING:
@@ -475,12 +475,18 @@ class JobsMonitor:
         """Wake this loop's waiters on ``page``, a bounded slice per loop iteration."""
         self._waiters().wake_page((kind, page))
 
-    def _wake_later(self, seconds: float, woke: asyncio.Future[None]) -> asyncio.Handle | asyncio.Future[Any]:
-        """Set ``woke`` after ``seconds``: a timer on the loop, or a task of the injected ``asleep``."""
+    def _wake_later(
+        self, waiters: PageWaiters, seconds: float, woke: asyncio.Future[None]
+    ) -> asyncio.Handle | asyncio.Future[Any]:
+        """Queue ``woke`` to wake after ``seconds``: a timer on the loop, or a task of the injected ``asleep``.
+
+        The waiter wakes through the loop's queue, so thousands of sleeps ending together wake a slice per
+        loop iteration.
+        """
         if self.asleep is asyncio.sleep:
-            return asyncio.get_running_loop().call_later(seconds, wake, woke)
+            return asyncio.get_running_loop().call_later(seconds, waiters.wake_soon, woke)
         sleeper = asyncio.ensure_future(self.asleep(seconds))
-        sleeper.add_done_callback(lambda _done: wake(woke))
+        sleeper.add_done_callback(lambda _done: waiters.wake_soon(woke))
         return sleeper
 
     async def _pause(self, kind: str, pages: Iterable[int], seconds: float) -> None:
@@ -491,7 +497,7 @@ class JobsMonitor:
         keys = [(kind, page) for page in pages]
         for key in keys:
             waiters.park(key, woke, wake_at)
-        timer = self._wake_later(seconds, woke)
+        timer = self._wake_later(waiters, seconds, woke)
         try:
             await woke
         finally:
