@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from airflow_provider_stitch.api.budget import BudgetBackend, JobsBudget, SQLiteBudgetBackend
+from airflow_provider_stitch.api.budget import BudgetBackend, JobsBudget
+from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
 from airflow_provider_stitch.api.jobs.own_jobs import OwnJob, OwnJobRecords, TaskIdentity
 from tests.testkit.redis_server import REDIS_SERVER, RedisServer
 

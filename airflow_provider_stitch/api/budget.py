@@ -248,49 +248,6 @@ def process_backend() -> InMemoryBudgetBackend:
     return _PROCESS_BACKEND
 
 
-# ---------------------------------------------------------------------------------------------- stores
-
-
-_STORES: dict[tuple[str, str], BudgetBackend] = {}
-_STORES_LOCK = threading.Lock()
-
-
-def shared_backend(kind: str, location: str | None = None) -> BudgetBackend:
-    """The process-wide backend of one kind and location, opened once and reused by every client.
-
-    :param kind: ``memory``, ``sqlite`` or ``redis``.
-    :param location: SQLite file path or Redis URL (ignored for memory).
-    """
-    if kind == "memory":
-        return process_backend()
-    if not location:
-        raise ValueError(f"the {kind} budget backend needs a location")
-    with _STORES_LOCK:
-        store = _STORES.get((kind, location))
-        if store is None:
-            store = _open_store(kind, location)
-            _STORES[(kind, location)] = store
-        return store
-
-
-def _open_store(kind: str, location: str) -> BudgetBackend:
-    if kind == "sqlite":
-        from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
-
-        return SQLiteBudgetBackend(location)
-    if kind == "redis":
-        from airflow_provider_stitch.api.budget_redis import RedisBudgetBackend
-
-        return RedisBudgetBackend(location)
-    raise ValueError(f"unknown budget backend {kind!r}")
-
-
-def forget_shared_backends() -> None:
-    """Drop the opened SQLite and Redis backends (tests; the memory backend stays)."""
-    with _STORES_LOCK:
-        _STORES.clear()
-
-
 # ---------------------------------------------------------------------------------------------- budget
 
 
@@ -457,16 +414,3 @@ class JobsBudget:
         return wait_for_oldest(
             self.backend.timestamps(self.key, self.window, now), self.limit, self.window, now
         )
-
-
-def __getattr__(name: str) -> object:
-    """The SQLite and Redis backends live in their own modules; load them only when asked for."""
-    if name == "SQLiteBudgetBackend":
-        from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
-
-        return SQLiteBudgetBackend
-    if name == "RedisBudgetBackend":
-        from airflow_provider_stitch.api.budget_redis import RedisBudgetBackend
-
-        return RedisBudgetBackend
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

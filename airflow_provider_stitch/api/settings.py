@@ -22,8 +22,8 @@ from airflow_provider_stitch.api.budget import (
     BudgetBackend,
     JobsBudget,
     jobs_window_for,
-    shared_backend,
 )
+from airflow_provider_stitch.api.budget_stores import shared_backend
 
 BUDGET_BACKENDS = ("memory", "sqlite", "redis")
 DEFAULT_BUDGET_BACKEND = "sqlite"

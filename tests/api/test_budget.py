@@ -12,9 +12,9 @@ from airflow_provider_stitch.api.budget import (
     BudgetBackend,
     InMemoryBudgetBackend,
     JobsBudget,
-    SQLiteBudgetBackend,
     jobs_window_for,
 )
+from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
 from airflow_provider_stitch.api.errors import StitchRateBudgetExhausted
 from tests.api.stitch_api_testkit import ManualClock
 
@@ -87,14 +87,20 @@ def test_async_acquire_waits_with_asyncio_sleep(monkeypatch):
     clock = ManualClock()
     budget = JobsBudget(7, limit=1, window=30, backend=InMemoryBudgetBackend(), clock=clock)
     waited: list[float] = []
+    real_sleep = asyncio.sleep
+    own_loop: list[asyncio.AbstractEventLoop] = []
 
-    async def fake_sleep(seconds: float) -> None:
+    async def fake_sleep(seconds: float, result: object = None) -> object:
+        if asyncio.get_running_loop() not in own_loop:  # another test's leftover loop in a thread
+            return await real_sleep(seconds, result)
         waited.append(seconds)
         clock.now += seconds
+        return result
 
     monkeypatch.setattr(asyncio, "sleep", fake_sleep)
 
     async def run() -> None:
+        own_loop.append(asyncio.get_running_loop())
         await budget.aacquire()
         await budget.aacquire(max_wait=30)
         with pytest.raises(StitchRateBudgetExhausted):

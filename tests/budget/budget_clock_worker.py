@@ -33,7 +33,7 @@ def backend_of(kind: str, location: str):  # noqa: ANN201
         from airflow_provider_stitch.api.budget_redis import RedisBudgetBackend
 
         return RedisBudgetBackend(location, prefix=settings.get("prefix", "clock-test:"))
-    from airflow_provider_stitch.api.budget import SQLiteBudgetBackend
+    from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
 
     return SQLiteBudgetBackend(location)
 

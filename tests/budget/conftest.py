@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_stitch.api.budget import forget_shared_backends
+from airflow_provider_stitch.api.budget_stores import forget_shared_backends
 from airflow_provider_stitch.emulator.harness import EmulatorProcess
 from tests.budget.fast_emulator import FAST_SPEED
 from tests.testkit.redis_server import REDIS_SERVER, RedisServer

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from airflow_provider_stitch.api.budget import forget_shared_backends
+from airflow_provider_stitch.api.budget_stores import forget_shared_backends
 from airflow_provider_stitch.api.emulator_speed import forget_reported_speeds
 from airflow_provider_stitch.api.jobs import forget_monitors
 

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from airflow_provider_stitch.api import budget as budget_module
 from airflow_provider_stitch.api.budget import DEFAULT_JOBS_WINDOW, JobsBudget
 from airflow_provider_stitch.api.budget_redis import RedisBudgetBackend
 from tests.testkit.redis_server import REDIS_SERVER, RedisServer
@@ -73,8 +72,7 @@ def test_take_reports_the_wait_and_snapshots_round_trip(redis_url):
     assert backend.get_snapshot("extractions") == ('{"rows": {}}', T0)
 
 
-def test_hook_module_finds_the_backend_lazily():
-    assert budget_module.RedisBudgetBackend is RedisBudgetBackend
+def test_a_redis_store_needs_a_redis_url():
     with pytest.raises(ValueError, match="redis:// URL"):
         RedisBudgetBackend("")
 

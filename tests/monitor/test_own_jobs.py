@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_stitch.api.budget import InMemoryBudgetBackend, JobsBudget, SQLiteBudgetBackend
+from airflow_provider_stitch.api.budget import InMemoryBudgetBackend, JobsBudget
+from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
 from airflow_provider_stitch.api.jobs.own_jobs import (
     OWN_JOB_TTL,
     OwnJob,

@@ -8,7 +8,8 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from airflow_provider_stitch.api.budget import JobsBudget, SQLiteBudgetBackend
+from airflow_provider_stitch.api.budget import JobsBudget
+from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.emulator.dag_runs import stitch_connection_json
 
