@@ -8,7 +8,9 @@ import hashlib
 import json
 import logging
 import secrets
+import threading
 import weakref
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from time import monotonic
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -64,6 +66,14 @@ def _client_builder() -> ThreadPoolExecutor:
     """The one thread that builds async clients: a single builder keeps the event loop's share of the GIL."""
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="stitch-client-builder")
 
+
+#: Async clients one event loop keeps for its triggers (one per connection and hook settings); the least
+#: recently used goes first, and with it what it held of a connection since changed.
+ASYNC_CLIENTS_PER_LOOP = 64
+_ASYNC_CLIENTS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, OrderedDict[tuple[str, Any], AsyncStitchClient]
+] = weakref.WeakKeyDictionary()
+_ASYNC_CLIENTS_LOCK = threading.Lock()
 
 #: Connection lookups one event loop runs at once; the rest queue, so one loop turn never runs thousands.
 LOOKUPS_AT_ONCE = 8
@@ -280,23 +290,38 @@ class StitchHook(BaseHook):
         return await asyncio.to_thread(self.get_connection, self.stitch_conn_id)
 
     async def aget_client(self) -> AsyncStitchClient:
-        """A new :class:`AsyncStitchClient` for this connection (close it, or use ``async with``).
+        """The :class:`AsyncStitchClient` of this connection in the running event loop (use ``async with``).
 
-        Only the connection lookup runs on the event loop; parsing the settings, opening the budget store
-        and building the HTTP client run in a worker thread, so thousands of triggers starting at once do
-        not stall the loop.
+        The connection is read every time; triggers of one unchanged connection and the same hook settings
+        share one client per event loop, so thousands of them keep one, not one each. Only the connection
+        lookup runs on the event loop; parsing the settings, opening the budget store and building the
+        client run in a worker thread, so thousands of triggers starting at once do not stall the loop.
         """
         async with _lookup_gate():
             conn = await self._aget_connection()
-        return await asyncio.get_running_loop().run_in_executor(
-            _client_builder(), self._new_async_client, conn
-        )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_client_builder(), self._async_client_for, conn, loop)
 
-    def _new_async_client(self, conn: Any) -> AsyncStitchClient:
+    def _async_client_for(self, conn: Any, loop: asyncio.AbstractEventLoop) -> AsyncStitchClient:
+        """The loop's client for this connection's current settings (built when they are new)."""
         from airflow_provider_stitch.api.aclient import AsyncStitchClient
+        from airflow_provider_stitch.api.options import ClientOptions
 
         settings = self._settings(conn)
-        return AsyncStitchClient(settings["token"], **self._client_kwargs(settings))
+        options = ClientOptions(**self._client_kwargs(settings))
+        key = (connection_fingerprint(conn), options)
+        with _ASYNC_CLIENTS_LOCK:
+            for closed in [known for known in _ASYNC_CLIENTS if known.is_closed()]:
+                del _ASYNC_CLIENTS[closed]
+            clients = _ASYNC_CLIENTS.setdefault(loop, OrderedDict())
+            client = clients.get(key)
+            if client is not None:
+                clients.move_to_end(key)
+                return client
+            client = clients[key] = AsyncStitchClient(settings["token"], options)
+            while len(clients) > ASYNC_CLIENTS_PER_LOOP:
+                clients.popitem(last=False)
+            return client
 
     def get_partner_client(self) -> tuple[StitchClient, str, str]:
         """A client for partner calls plus the partner id and secret from the connection extras.

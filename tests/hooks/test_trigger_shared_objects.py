@@ -179,3 +179,35 @@ def test_a_budget_store_that_cannot_be_read_leaves_the_story_line_with_the_limit
     use = RecentBudgetUse(lambda: Broken(), max_age=0.0)
     asyncio.run(use.afresh())
     assert describe_budget(use) == "Jobs budget 30 requests per 10 min 10 s"
+
+
+def test_triggers_of_one_connection_share_its_client_and_a_changed_connection_gets_a_new_one(
+    monkeypatch, tmp_path
+):
+    def connect(token: str, emulator: StitchEmulator) -> None:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_STITCH_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "stitch",
+                    "password": token,
+                    "host": emulator.base_url,
+                    "extra": {"stitch_client_id": 7, "budget_location": str(tmp_path / "b.sqlite")},
+                }
+            ),
+        )
+
+    with StitchEmulator(client_id=7) as emulator:
+        connect(emulator.token, emulator)
+
+        async def scenario() -> tuple[bool, bool, bool, str]:
+            first, second = StitchHook().aget_client(), StitchHook().aget_client()
+            a, b = await first, await second
+            slower = await StitchHook(timeout=5.0).aget_client()
+            connect("a-rotated-token", emulator)
+            rotated = await StitchHook().aget_client()
+            return a is b, slower is not a, rotated is not a, rotated._token
+
+        same, other_settings, other_token, token = asyncio.run(scenario())
+    assert same, "two triggers of one connection share its client"
+    assert other_settings and other_token and token == "a-rotated-token"
