@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -40,8 +41,13 @@ def reported_speed(base_url: str, *, timeout: float = 5.0) -> float | None:
         cached = _CACHE.get(base_url)
         if cached is not None and time.monotonic() - cached[0] < SPEED_CACHE_SECONDS:
             return cached[1]
+        # A plain-http probe never speaks TLS, so it loads no certificate store (tens of ms in each new
+        # process, e.g. every poke of a sensor in reschedule mode); an https one verifies as usual.
+        verify = urlsplit(base_url).scheme == "https"
         try:
-            response = httpx.get(base_url.rstrip("/") + SPEED_PATH, timeout=timeout, follow_redirects=False)
+            response = httpx.get(
+                base_url.rstrip("/") + SPEED_PATH, timeout=timeout, follow_redirects=False, verify=verify
+            )
         except httpx.HTTPError as problem:
             raise SpeedProbeError(f"{type(problem).__name__}: {problem}") from None
         speed = parse_speed_header(response.headers.get(SPEED_HEADER))
