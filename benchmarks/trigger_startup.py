@@ -233,6 +233,7 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
         start_gc = (list(timer.counts), timer.longest[2], timer.total)
         start_full = list(timer.full)
         phase[0] = "wait"
+        waiting_since = time.perf_counter()
         await asyncio.sleep(wait)
         phase[0] = "done"
         await probe
@@ -252,6 +253,10 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
         return {
             "start_lag_no_gc": worst_without_full_collection("start"),
             "wait_lag_no_gc": worst_without_full_collection("wait"),
+            "worst_waiting_stalls": [
+                (round(began - waiting_since, 1), round(lag * 1000), timer.overlaps_full(began, ended))
+                for began, ended, lag in sorted(late["wait"], key=lambda item: -item[2])[:3]
+            ],
             "first_lag": lags["first"],
             "start_lag": lags["start"],
             "wait_lag": lags["wait"],
@@ -357,6 +362,11 @@ def trigger_startup(counts: list[int], kinds: list[str], wait: float, profile: s
                     env["AIRFLOW_HOME"] = str(workdir / f"airflow-{kind}-{count}-{int(frozen)}")
                     result = _child(args, env)
                     print(_row(result), flush=True)
+                    stalls = ", ".join(
+                        f"{ms} ms at +{at:.1f} s{' (full collection)' if full else ''}"
+                        for at, ms, full in result["worst_waiting_stalls"]
+                    )
+                    print(f"    worst stalls while waiting: {stalls or 'none over 10 ms'}")
                     for problem in result["problems"]:
                         print(f"    problem: {problem}")
         if profile:

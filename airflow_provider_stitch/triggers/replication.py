@@ -235,18 +235,29 @@ class _StitchWaitTrigger(BaseTrigger):
         return story
 
     async def _in_slices(
-        self, monitor: Any, story: Any, phase: str, kind: str, wait: Callable[[float | None], Awaitable[Any]]
+        self,
+        monitor: Any,
+        story: Any,
+        phase: str,
+        kind: str,
+        wait: Callable[..., Awaitable[Any]],
+        client: Any,
+        watch: Any,
     ) -> Any:
-        """Wait through the monitor in slices of about a minute, logging progress between slices."""
+        """Wait through the monitor in slices of about a minute, logging progress between slices.
+
+        ``wait`` is the monitor's ``await_extraction`` or ``await_loads``, called with ``client`` and ``watch``
+        (no closure per wait: thousands of waits keep what they hold small).
+        """
         from airflow_provider_stitch.api.jobs import StitchWaitTimeout
 
         while True:
             now = monitor.now()
             until = now + PROGRESS_SLICE
             if self.deadline is not None and self.deadline <= until:
-                return await wait(self.deadline)
+                return await wait(client, watch, deadline=self.deadline, until=self.deadline)
             try:
-                return await wait(until)
+                return await wait(client, watch, deadline=self.deadline, until=until)
             except StitchWaitTimeout:
                 await monitor.budget_use.afresh()
                 story.tick(phase, next_look_in=monitor.next_check_in(kind))
@@ -267,7 +278,9 @@ class _StitchWaitTrigger(BaseTrigger):
             story,
             "the extraction",
             EXTRACTIONS,
-            lambda until: monitor.await_extraction(client, watch, deadline=self.deadline, until=until),
+            monitor.await_extraction,
+            client,
+            watch,
         )
         story.extraction_finished(outcome)
         return outcome
@@ -283,7 +296,9 @@ class _StitchWaitTrigger(BaseTrigger):
             story,
             phase,
             LOADS,
-            lambda until: monitor.await_loads(client, watch, deadline=self.deadline, until=until),
+            monitor.await_loads,
+            client,
+            watch,
         )
         story.loads_finished(loads, watch.streams)
         return loads

@@ -553,7 +553,9 @@ class JobsMonitor:
         outcome: ExtractionOutcome = await self._await(
             EXTRACTIONS,
             [watch.identity],
-            lambda: self.acheck_extraction(client, watch),
+            self.acheck_extraction,
+            client,
+            watch,
             _Limits(deadline, until),
             f"extraction of source {watch.source_id}",
         )
@@ -605,7 +607,9 @@ class JobsMonitor:
         loads: LoadOutcome = await self._await(
             LOADS,
             list(watch.identities),
-            lambda: self.acheck_loads(client, watch),
+            self.acheck_loads,
+            client,
+            watch,
             _Limits(deadline, until),
             f"loads of {watch.source_name}",
         )
@@ -652,17 +656,20 @@ class JobsMonitor:
         self,
         kind: str,
         identities: list[str],
-        check: Callable[[], Awaitable[Any]],
+        check: Callable[[Any, Any], Awaitable[Any]],
+        client: Any,
+        watch: Any,
         limits: _Limits,
         what: str,
     ) -> Any:
+        """Wait until ``check(client, watch)`` answers, pausing between looks as the schedule says."""
         key = (kind, tuple(identities))
         if not self._resume_lingering(key):
             await asyncio.to_thread(self.watch, kind, identities)
         handed_back = False
         try:
             while True:
-                outcome = await check()
+                outcome = await check(client, watch)
                 if outcome is not None:
                     return outcome
                 now = self.now()
