@@ -4,7 +4,7 @@ Run as ``python budget_clock_worker.py '<json settings>'``. Before the provider 
 is replaced by the real clock plus an offset, so everything in this process that reads the wall clock
 (the provider's defaults included) sees the step, as after an NTP correction or ``date -s``; the
 monotonic clock is left alone, as the kernel leaves it. Prints one JSON line: the monotonic times of the
-requests sent, and the errors met.
+requests sent, when sending began, and the errors met.
 
 Settings: ``base_url``, ``token``, ``client_id``, ``backend`` (``sqlite`` or ``redis``), ``location``,
 ``window`` (budget seconds), ``offset`` (wall-clock offset from the start), ``step`` (seconds the wall
@@ -57,7 +57,8 @@ def main() -> None:
     errors: list[str] = []
     while time.monotonic() < float(settings.get("start_at", 0.0)):
         time.sleep(0.005)
-    ends = time.monotonic() + float(settings["seconds"])
+    began = time.monotonic()  # later than start_at when this process started late on a loaded machine
+    ends = began + float(settings["seconds"])
     step_after = settings.get("step_after")
     while time.monotonic() < ends:
         if step_after is not None and len(sent) == int(step_after):
@@ -69,7 +70,7 @@ def main() -> None:
             errors.append(f"{type(error).__name__}: {error}")
             break
         sent.append(time.monotonic())
-    print(json.dumps({"sent": sent, "errors": errors}))
+    print(json.dumps({"began": began, "sent": sent, "errors": errors}))
 
 
 main()
