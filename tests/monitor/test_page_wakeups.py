@@ -209,3 +209,34 @@ def test_injected_sleeps_wake_through_the_same_slices():
     finished = asyncio.run(scenario())
     steps = [b - a for a, b in zip(finished, finished[1:], strict=False)]
     assert max(steps) <= WAKE_SLICE, f"woke {max(steps)} waiters in one loop iteration"
+
+
+def test_planning_the_turns_does_not_hold_the_lock_every_look_of_the_event_loop_takes(monkeypatch):
+    """Planning thousands of watched rows runs outside the monitor's lock (a worker thread plans, the loop looks)."""
+    import threading
+
+    from airflow_provider_stitch.api.jobs import Plan
+
+    monitor = JobsMonitor("m", JobsBudget(1, backend=InMemoryBudgetBackend()))
+    monitor.watchers.counts[EXTRACTIONS].update({str(i): 1 for i in range(50)})
+    real_of = Plan.of.__func__
+    free_while_planning: list[bool] = []
+
+    def planning(cls, snapshots, watched):  # noqa: ANN001, ANN202
+        other = threading.Thread(target=lambda: free_while_planning.append(_try_lock(monitor._lock)))
+        other.start()
+        other.join()
+        return real_of(cls, snapshots, watched)
+
+    monkeypatch.setattr(Plan, "of", classmethod(planning))
+    plan = monitor.replan()
+    assert free_while_planning == [True]
+    assert [(turn.kind, turn.page, turn.waiting) for turn in plan.turns] == [(EXTRACTIONS, 1, 50)]
+    assert monitor.plan() is plan
+
+
+def _try_lock(lock) -> bool:  # noqa: ANN001
+    if lock.acquire(timeout=1.0):
+        lock.release()
+        return True
+    return False

@@ -153,6 +153,7 @@ class JobsMonitor:
         self._pulled_at = {kind: -math.inf for kind in KINDS}
         self._stamps: dict[str, dict[int, float]] = {kind: {} for kind in KINDS}
         self._plan = Plan()
+        self._plans_begun = self._plan_ticket = 0
         self._warned: set[tuple[str, tuple[str, ...], float]] = set()
         self._lingering: dict[tuple[str, tuple[str, ...]], int] = {}
         self._background: set[asyncio.Task[None]] = set()
@@ -214,10 +215,23 @@ class JobsMonitor:
             return self._plan
 
     def replan(self) -> Plan:
-        """Plan the turns again for the rows watched now (in this process and, as announced, in others)."""
+        """Plan the turns again for the rows watched now (in this process and, as announced, in others).
+
+        The plan is made from a copy of where rows are, taken under the lock; planning thousands of rows
+        runs outside it, so the event loop's waiters, which take the lock for every look, are not held up.
+        """
         watched = {kind: self.watched(kind) for kind in KINDS}
         with self._lock:
-            self._plan = Plan.of(self.snapshots, watched)
+            self._plans_begun += 1
+            ticket = self._plans_begun
+            where = {
+                kind: ListSnapshot(pages=dict(snapshot.pages), reads=dict(snapshot.reads))
+                for kind, snapshot in self.snapshots.items()
+            }
+        plan = Plan.of(where, watched)
+        with self._lock:
+            if ticket > self._plan_ticket:  # a plan begun later and stored first is the newer one
+                self._plan, self._plan_ticket = plan, ticket
             return self._plan
 
     def forecast(self, kind: str, identities: Iterable[str]) -> Forecast:
