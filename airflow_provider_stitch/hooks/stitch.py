@@ -44,8 +44,8 @@ __all__ = [
 
 logger = logging.getLogger("airflow_provider_stitch.hooks")
 
-#: Seconds a hook reuses its client before it reads the connection again (as long as a reported
-#: emulator speed is reused), so a task that runs for hours follows a changed connection.
+#: Seconds a hook reuses its client before it reads the connection again, so a task that runs for hours
+#: (a sensor in poke mode) follows a changed connection.
 CONNECTION_RECHECK_SECONDS = 30.0
 #: Key of :func:`connection_fingerprint`: random per process, so a digest never stands for a token elsewhere.
 _FINGERPRINT_KEY = secrets.token_bytes(16)
