@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # The suites run on pytest-xdist workers; most tests wait on clocks (sped-up emulators, budget windows,
-# Airflow start-up), not on the CPU, so more workers than cores pay. The work units (a file, the e2e folder,
-# or single long tests) are in tests/parallel_schedule.py. TEST_WORKERS=0 runs in one process.
+# Airflow start-up), not on the CPU, so more workers than cores pay. The work units (a file, or a single
+# long test) are in tests/parallel_schedule.py. TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 4
 XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 

@@ -1,10 +1,10 @@
 """How ``make test`` shares the suite among pytest-xdist workers (``-n N --dist loadfile --no-loadscope-reorder``).
 
-A work unit is a test file, so a module-scoped fixture is built once. Two exceptions: the end-to-end folder
-is one unit (its tests share a session-scoped, migrated Airflow home, too costly to build on every worker),
-and the files in :data:`SPREAD_FILES` are split test by test (each test waits on clocks for many seconds and
-none shares a module fixture). Long-running files are collected first, so no worker starts a minute-long
-test at the end of the run.
+A work unit is a test file, so a module-scoped fixture is built once per run; a session-scoped one (the
+e2e folder's migrated Airflow home, about 5 CPU seconds) is built once per worker that needs it. The files
+in :data:`SPREAD_FILES` are split test by test instead: each test waits on clocks for many seconds and none
+shares a module fixture. Long-running files are collected first, so no worker starts a minute-long test at
+the end of the run.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 #: Folders and files whose tests take seconds to minutes of wall-clock time, handed out first in this
-#: order: the end-to-end unit before the long single tests, so that no worker queues both.
+#: order (the 100-second real-time test of test_own_outcome.py first of all).
 LONG_RUNNING_FIRST = (
+    "test_own_outcome.py",
     "e2e",
     "test_dag_runs_under_faults.py",
-    "test_own_outcome.py",
     "test_fault_matrix.py",
     "waits",
     "reliability",
@@ -42,8 +42,6 @@ SPREAD_FILES = frozenset(
         "tests/monitor/test_page_schedule.py",
     }
 )
-#: The folder whose tests share one session-scoped Airflow home and so run on one worker.
-ONE_WORKER_FOLDER = "tests/e2e/"
 _SHARED_SCOPES = ("module", "class", "package")
 
 
@@ -59,16 +57,12 @@ def start_rank(item: pytest.Item) -> int:
 
 
 def work_unit_of(nodeid: str) -> str:
-    """The work unit of a test: its file, the end-to-end folder, or the test itself for a spread file.
+    """The work unit of a test: its file, or the test itself in a spread file.
 
     :param nodeid: the test's pytest node id, relative to the rootdir.
     """
     path = nodeid.split("::", 1)[0]
-    if path.startswith(ONE_WORKER_FOLDER):
-        return ONE_WORKER_FOLDER
-    if path in SPREAD_FILES:
-        return nodeid
-    return path
+    return nodeid if path in SPREAD_FILES else path
 
 
 def spread_files_sharing_fixtures(items: list[pytest.Item]) -> list[str]:
