@@ -10,7 +10,8 @@ second sync ending at its own time over about 40 minutes. For each N the script 
   P × 20.3 s (the bound) and a wait's median delay is about half of it;
 * the busiest 600-second window the emulator counted (Stitch allows 30);
 * CPU seconds of this process and resident memory per wait, and the event loop's largest lag while the
-  triggers start and once they all wait (``lag ms``: start / waiting).
+  triggers start and once they all wait (``lag ms``: start / waiting); a line under each deferred run
+  gives the same less the full garbage collections within each stall (``gc.callbacks`` times them).
 
 Deferred waits are StitchExtractionTriggers in one event loop; load waits are StitchLoadTriggers on one
 stream of each source, so the watched load rows (listed by stream name, then source name) all share one sort
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import math
 import multiprocessing
@@ -317,6 +319,11 @@ class Figures:
     process_cpu_per_wait_ms: float = math.nan
     #: Pages of the list that hold watched rows, when not one row per wait from the first page on.
     pages_held: int | None = None
+    #: Deferred waits: the largest lags (start, waiting), less the full garbage collections within them.
+    lag_without_full_collections_ms: tuple[float, float] = (math.nan, math.nan)
+    #: Deferred waits: full (generation-2) collections of this process during the run, and the longest.
+    full_collections: int = 0
+    longest_full_collection_ms: float = math.nan
 
     @property
     def pages(self) -> int:
@@ -334,6 +341,15 @@ class Figures:
             f"{max(self.delays):>6.0f} | {self.bound / 2:>6.0f} / {self.bound:>5.0f} | {self.busiest:>4}/30 | "
             f"{self.cpu_per_wait_ms:>6.2f} | {self.memory_per_wait_kib:>6.1f} | {self.max_lag_ms:>5.0f}/{self.max_lag_waiting_ms:<4.0f} | "
             f"{self.wall_seconds:>5.0f}"
+        )
+
+    def lag_note(self) -> str:
+        """The event loop's stalls in words, also less the full garbage collections within them."""
+        start, waiting = self.lag_without_full_collections_ms
+        return (
+            f"    event loop: worst lag {self.max_lag_ms:.0f} ms while starting, {self.max_lag_waiting_ms:.0f} ms "
+            f"while waiting; {start:.0f} / {waiting:.0f} ms less the full collections within them "
+            f"({self.full_collections} in the run, the longest {self.longest_full_collection_ms:.0f} ms)"
         )
 
     def line(self) -> str:
@@ -402,13 +418,47 @@ class Account:
         return int(self.control.stats(include_log=False)["max_jobs_in_window"])
 
 
-async def _watch_lag(stop: asyncio.Event, lags: dict[bool, list[float]], waiting: Any) -> None:
+class FullCollections:
+    """When the interpreter's full (generation-2) garbage collections ran, through ``gc.callbacks``."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, float]] = []
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.spans.append((self._began, time.perf_counter()))
+
+    def longest(self) -> float:
+        """Seconds of the longest full collection."""
+        return max((end - start for start, end in self.spans), default=0.0)
+
+    def within(self, began: float, ended: float) -> float:
+        """Seconds of full collections between ``began`` and ``ended`` (perf_counter seconds)."""
+        return sum(max(0.0, min(end, ended) - max(start, began)) for start, end in self.spans)
+
+
+async def _watch_lag(
+    stop: asyncio.Event, lags: dict[bool, list[tuple[float, float, float]]], waiting: Any
+) -> None:
     """Measure how late the loop wakes a short real-time sleep, apart while starting and once all wait."""
-    loop = asyncio.get_running_loop()
     while not stop.is_set():
-        before = loop.time()
+        before = time.perf_counter()
         await asyncio.sleep(LAG_PROBE)
-        lags[bool(waiting())].append(loop.time() - before - LAG_PROBE)
+        after = time.perf_counter()
+        lags[bool(waiting())].append((before, after, after - before - LAG_PROBE))
+
+
+def worst_lag_ms(lags: list[tuple[float, float, float]], collections: FullCollections | None = None) -> float:
+    """The largest lag in ms; with ``collections``, less the full collections that ran within each probe."""
+    return 1000 * max(
+        (lag - (collections.within(began, ended) if collections else 0.0) for began, ended, lag in lags),
+        default=0.0,
+    )
 
 
 def wait_trigger(kind: str, account: Account, source_id: int) -> Any:
@@ -439,7 +489,8 @@ def run_deferred(
         emulator.base_url, emulator.client_id, account.client.jobs_budget, asleep=virtual.sleep
     )
     fired: dict[int, tuple[float, dict[str, Any]]] = {}
-    lags: dict[bool, list[float]] = {False: [], True: []}
+    lags: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
+    collections = FullCollections()
     peak = [0]
 
     async def wait(source_id: int) -> None:
@@ -464,7 +515,11 @@ def run_deferred(
 
     baseline = rss_bytes()
     cpu, wall = time.process_time(), time.monotonic()
-    asyncio.run(main())
+    gc.callbacks.append(collections)
+    try:
+        asyncio.run(main())
+    finally:
+        gc.callbacks.remove(collections)
     cpu, wall = time.process_time() - cpu, time.monotonic() - wall
     for source_id, (_, payload) in fired.items():
         if payload.get("status") != "success":
@@ -483,8 +538,14 @@ def run_deferred(
         busiest=busiest,
         cpu_per_wait_ms=1000 * cpu / count,
         memory_per_wait_kib=max(0, peak[0] - baseline) / 1024 / count,
-        max_lag_ms=1000 * max(lags[False], default=0.0),
-        max_lag_waiting_ms=1000 * max(lags[True], default=0.0),
+        max_lag_ms=worst_lag_ms(lags[False]),
+        max_lag_waiting_ms=worst_lag_ms(lags[True]),
+        lag_without_full_collections_ms=(
+            worst_lag_ms(lags[False], collections),
+            worst_lag_ms(lags[True], collections),
+        ),
+        full_collections=len(collections.spans),
+        longest_full_collection_ms=1000 * collections.longest(),
         wall_seconds=wall,
     )
 
@@ -701,9 +762,11 @@ def main() -> None:
         for count in waits:
             figures.append(run_deferred(emulator, control, count))
             print(figures[-1].row(), flush=True)
+            print(figures[-1].lag_note(), flush=True)
         for count in loads:
             figures.append(run_deferred(emulator, control, count, kind="loads"))
             print(figures[-1].row(), flush=True)
+            print(figures[-1].lag_note(), flush=True)
         control.close()
     print(
         f"Delays are emulator seconds from a job's completion to its wait noticing it; one Jobs page is read "

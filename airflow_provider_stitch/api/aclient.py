@@ -149,6 +149,8 @@ class AsyncStitchClient(ClientCore):
         super().__init__(token, ClientOptions.build(options, settings))
         if http_client is not None:
             require_certificate_verification(http_client)
+        else:
+            verified_tls_context()  # loads the CA bundle here (a worker thread), not on the event loop
         self._given_http = http_client
         self._retry_sleep = retry_sleep
         self._client_id_lock: asyncio.Lock | None = None
