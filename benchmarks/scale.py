@@ -378,11 +378,16 @@ class Harness:
             # A request paid just before Redis went away may still be on its way: allow it a real second
             # (more on a loaded box).
             in_flight_until = log.redis_down_at + IN_FLIGHT_SECONDS * log.load_at_redis_stop * self.speed
-            during = self.requests.jobs_times(client_id, since=log.redis_down_at, until=log.redis_up_at)
-            unpaid = [t for t in during if t > in_flight_until]
+            during = self.requests.jobs_entries(client_id, since=log.redis_down_at, until=log.redis_up_at)
+            unpaid = [
+                f"{e.get('method')} {e.get('path')} {(float(e['time']) - log.redis_down_at) / self.speed:+.1f} s "
+                "after the stop"
+                for e in during
+                if float(e["time"]) > in_flight_until
+            ]
             found.append(
                 checks.redis_restart(
-                    unpaid=len(unpaid),
+                    unpaid=unpaid,
                     in_flight=len(during) - len(unpaid),
                     after=len(self.requests.jobs_times(client_id, since=log.redis_up_at)),
                     busiest=result.busiest_jobs_window,

@@ -114,7 +114,7 @@ def triggerer_kill(
 
 def redis_restart(
     *,
-    unpaid: int,
+    unpaid: Sequence[str],
     in_flight: int,
     after: int,
     busiest: int,
@@ -127,7 +127,8 @@ def redis_restart(
     the limit, requests resumed after it, every wait deferred at the stop finished in the same try, and no
     Airflow component was restarted.
 
-    :param unpaid: Jobs requests Stitch logged while Redis was down (after the in-flight allowance).
+    :param unpaid: Jobs requests Stitch logged while Redis was down (after the in-flight allowance), each
+        described in words.
     :param in_flight: Jobs requests logged just after the stop (paid before it).
     :param after: Jobs requests after Redis came back.
     :param busiest: the run's busiest Jobs window (recounted from the emulator's log).
@@ -139,12 +140,14 @@ def redis_restart(
     done, other = _finished_in_place(waits, final)
     restarted = sorted(name for name, pid in pids_before.items() if pids_after.get(name) != pid)
     detail = (
-        f"{unpaid} Jobs requests while it was down ({in_flight} more just after the stop, paid before it), "
+        f"{len(unpaid)} Jobs requests while it was down ({in_flight} more just after the stop, paid before it), "
         f"{after} after it came back, busiest window {busiest} of {STITCH_JOBS_LIMIT}; {len(done)} of the "
         f"{len(waits)} waits deferred at the stop finished in the same try"
     )
     if other:
         detail += f" (not: {_named(other)})"
+    if unpaid:
+        detail += "; sent while down: " + ", ".join(unpaid[:5]) + (" ..." if len(unpaid) > 5 else "")
     if restarted:
         detail += "; restarted or gone: " + ", ".join(restarted)
     else:

@@ -48,6 +48,8 @@ class DrillLog:
     triggers_before_kill: dict[str, int] = field(default_factory=dict)
     takeover: str | None = None
     takeover_seconds: float | None = None
+    #: When the stopped Redis had exited, and the last moment before it was started again (emulator time):
+    #: the window in which it was down for certain.
     redis_down_at: float | None = None
     redis_up_at: float | None = None
     #: Tries deferred when Redis stopped.
@@ -195,8 +197,9 @@ class DrillPlan:
         self.redis.stop()
         log.redis_down_at = self.emulator_now()
         time.sleep(REDIS_DOWN_SECONDS)
-        self.redis.start()
+        # Read before the start: a request the restarted server paid for must not count as sent while down.
         log.redis_up_at = self.emulator_now()
+        self.redis.start()
         self._last_step = time.monotonic()
         log.notes.append(
             f"the budget's redis-server stopped for {REDIS_DOWN_SECONDS:.0f} s with {len(log.redis_waits)} waits "

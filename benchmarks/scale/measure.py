@@ -70,17 +70,23 @@ class RequestLog:
             self.entries.extend(log[-new:])
         self._seen_total = total
 
-    def jobs_times(
+    def jobs_entries(
         self, client_id: int, since: float = float("-inf"), until: float = float("inf")
-    ) -> list[float]:
-        """Emulator times of the client's Jobs requests in ``[since, until]``."""
+    ) -> list[dict[str, Any]]:
+        """The client's Jobs requests logged in ``[since, until]`` (emulator time)."""
         return [
-            float(e["time"])
+            e
             for e in self.entries
             if e.get("group") == "jobs"
             and e.get("client_id") == client_id
             and since <= float(e["time"]) <= until
         ]
+
+    def jobs_times(
+        self, client_id: int, since: float = float("-inf"), until: float = float("inf")
+    ) -> list[float]:
+        """Emulator times of the client's Jobs requests in ``[since, until]``."""
+        return [float(e["time"]) for e in self.jobs_entries(client_id, since, until)]
 
     def extraction_reads(self, client_id: int) -> list[float]:
         """Emulator times of the client's extraction-list reads, in order."""
