@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import threading
+import weakref
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -32,6 +33,9 @@ WAIT_MODULES = (
     "airflow_provider_stitch.hooks.stitch",
 )
 _WAIT_MODULES_LOADED = threading.Event()
+_IMPORT_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _import_wait_modules() -> None:
@@ -44,10 +48,15 @@ async def load_wait_modules() -> None:
     """Import the client, the monitor and the hook off the event loop, once per process.
 
     Importing them (httpx, pydantic models, the monitor) takes a few hundred milliseconds; done on the
-    loop by the first Stitch trigger, it would stall every other trigger of the triggerer that long.
+    loop by the first Stitch trigger, it would stall every other trigger of the triggerer that long. The
+    triggers that start meanwhile queue on one lock, so they go on one per loop iteration, not all at once.
     """
-    if not _WAIT_MODULES_LOADED.is_set():
-        await asyncio.to_thread(_import_wait_modules)
+    if _WAIT_MODULES_LOADED.is_set():
+        return
+    lock = _IMPORT_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock:
+        if not _WAIT_MODULES_LOADED.is_set():
+            await asyncio.to_thread(_import_wait_modules)
 
 
 def json_safe_hook_params(hook_params: Mapping[str, Any] | None) -> dict[str, Any]:

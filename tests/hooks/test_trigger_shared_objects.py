@@ -144,6 +144,43 @@ def test_the_first_trigger_imports_the_client_and_hook_in_a_worker_thread():
     assert where == "worker", f"imported on the event loop's thread: {seen}"
 
 
+HERD_PROBE = r"""
+import asyncio
+
+import airflow_provider_stitch.triggers.replication as replication
+
+async def main():
+    done = []
+    async def start(index):
+        await replication.load_wait_modules()
+        done.append(index)
+    tasks = [asyncio.create_task(start(i)) for i in range(300)]
+    per_iteration = []
+    while len(done) < 300:
+        before = len(done)
+        await asyncio.sleep(0)
+        per_iteration.append(len(done) - before)
+    await asyncio.gather(*tasks)
+    return max(per_iteration)
+
+print(asyncio.run(main()))
+"""
+
+
+def test_triggers_that_start_during_the_first_import_go_on_one_per_loop_iteration():
+    """300 triggers queued behind the first import do not all resume in one loop iteration."""
+    done = subprocess.run(
+        [sys.executable, "-c", HERD_PROBE],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip().splitlines()[-1]) <= 2
+
+
 def test_story_lines_on_the_loop_read_the_budget_once_in_a_worker_thread_for_many_waits():
     backend = InMemoryBudgetBackend()
     budget = JobsBudget(3, backend=backend)
