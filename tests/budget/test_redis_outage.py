@@ -57,6 +57,29 @@ def redis_budget(emulator: Any, url: str) -> JobsBudget:
     )
 
 
+def one_running_sync(emulator: Any, budget: JobsBudget) -> tuple[int, str]:
+    """A new source with a sync running for ``TAP_SECONDS``: its id and job name."""
+    with StitchClient(
+        emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
+    ) as client:
+        (source_id,) = make_sources(emulator, client, 1)
+        return source_id, start_jobs(emulator, client, [source_id], lambda _: TAP_SECONDS)[source_id]
+
+
+async def deferred_wait(
+    emulator: Any, budget: JobsBudget, monitor: JobsMonitor, watch: ExtractionWatch, deadline: float
+) -> Any:
+    """The trigger's path: an async client awaiting ``watch`` through ``monitor`` (at most 120 real s)."""
+
+    async def wait() -> Any:
+        async with AsyncStitchClient(
+            emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
+        ) as client:
+            return await monitor.await_extraction(client, watch, deadline=deadline)
+
+    return await asyncio.wait_for(wait(), 120)
+
+
 def test_an_unreachable_server_is_the_packages_error_naming_it_without_the_password():
     server = RedisServer(password="s3cret-redis-pass")
     server.start()
@@ -119,12 +142,7 @@ def test_a_deferred_wait_outlives_a_redis_restart_and_sends_nothing_while_it_is_
     emulator = stitch_emulator_manual
     control = emulator.control
     budget = redis_budget(emulator, redis_on_port.url)
-    sync_client = StitchClient(
-        emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
-    )
-    (source_id,) = make_sources(emulator, sync_client, 1)
-    job_name = start_jobs(emulator, sync_client, [source_id], lambda _: TAP_SECONDS)[source_id]
-    sync_client.close()
+    source_id, job_name = one_running_sync(emulator, budget)
     watch = ExtractionWatch(source_id=source_id, job_name=job_name)
     started = control.now()
     seen: dict[str, int] = {}
@@ -143,14 +161,8 @@ def test_a_deferred_wait_outlives_a_redis_restart_and_sends_nothing_while_it_is_
         control.advance(max(min(seconds, POKE_EVERY), 0.5))
         await asyncio.sleep(0)
 
-    async def wait() -> Any:
-        monitor = JobsMonitor("outage-trigger", budget, asleep=asleep)
-        async with AsyncStitchClient(
-            emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
-        ) as client:
-            return await monitor.await_extraction(client, watch, deadline=started + 4 * 600.0)
-
-    outcome = asyncio.run(asyncio.wait_for(wait(), 120))
+    monitor = JobsMonitor("outage-trigger", budget, asleep=asleep)
+    outcome = asyncio.run(deferred_wait(emulator, budget, monitor, watch, deadline=started + 4 * 600.0))
     assert seen.get("restarted") == 1, "the wait ended before the store came back"
     assert seen["before_restart"] == seen["stopped"], "a Jobs request went out while the store was down"
     assert outcome.succeeded and outcome.job_name == job_name
@@ -162,12 +174,7 @@ def test_a_wait_whose_store_stays_down_fails_at_its_own_deadline_not_before(
     emulator = stitch_emulator_manual
     control = emulator.control
     budget = redis_budget(emulator, redis_on_port.url)
-    sync_client = StitchClient(
-        emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
-    )
-    (source_id,) = make_sources(emulator, sync_client, 1)
-    job_name = start_jobs(emulator, sync_client, [source_id], lambda _: TAP_SECONDS)[source_id]
-    sync_client.close()
+    source_id, job_name = one_running_sync(emulator, budget)
     budget.clock()  # the store's clock is known before it goes away
     redis_on_port.stop()
     deadline = control.now() + 300.0
@@ -176,18 +183,11 @@ def test_a_wait_whose_store_stays_down_fails_at_its_own_deadline_not_before(
         control.advance(max(min(seconds, POKE_EVERY), 0.5))
         await asyncio.sleep(0)
 
-    async def wait() -> Any:
-        monitor = JobsMonitor("outage-deadline", budget, asleep=asleep)
-        async with AsyncStitchClient(
-            emulator.token, base_url=emulator.base_url, client_id=emulator.client_id, budget=budget
-        ) as client:
-            return await monitor.await_extraction(
-                client, ExtractionWatch(source_id=source_id, job_name=job_name), deadline=deadline
-            )
-
+    monitor = JobsMonitor("outage-deadline", budget, asleep=asleep)
+    watch = ExtractionWatch(source_id=source_id, job_name=job_name)
     sent_before = jobs_requests(emulator)
     with pytest.raises(StitchWaitTimeout, match="the deadline passed"):
-        asyncio.run(asyncio.wait_for(wait(), 120))
+        asyncio.run(deferred_wait(emulator, budget, monitor, watch, deadline=deadline))
     assert control.now() >= deadline
     assert jobs_requests(emulator) == sent_before
 

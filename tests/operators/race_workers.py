@@ -23,8 +23,12 @@ def run_create(
     """
     os.environ["AIRFLOW_CONN_STITCH_DEFAULT"] = connection
     from airflow_provider_stitch import operators
+    from airflow_provider_stitch.hooks.stitch import StitchHook
 
     operator = getattr(operators, operator_name)(**arguments)
+    # Imports and the connection lookup come before the barrier: on a busy machine they take seconds, and a
+    # racer still importing would send its look-up after the other's held create ended (no race at all).
+    StitchHook().get_client()
     barrier.wait(timeout=120)
     try:
         return {"id": operator.execute({"ti": _TaskInstance()})}

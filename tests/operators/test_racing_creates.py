@@ -19,7 +19,7 @@ from tests.testkit.operators import (
 )
 
 #: Real seconds the emulator holds each create, so that both racers' look-ups come first.
-CREATE_HOLD = 1.0
+CREATE_HOLD = 2.0
 
 
 def race(emulator: Any, operator_name: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
