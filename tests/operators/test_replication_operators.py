@@ -10,27 +10,11 @@ from airflow_provider_stitch.operators.replication import (
     StitchStopReplicationOperator,
 )
 from airflow_provider_stitch.triggers.replication import StitchExtractionTrigger, StitchLoadTrigger
-from tests.testkit.jobs import CONN_ID, FakeTaskInstance, jobs_env, make_sources, start_jobs
+from tests.testkit.jobs import CONN_ID, FakeTaskInstance, start_jobs
 
 
 class Interrupted(Exception):
     """Stands in for the task being killed while it waits."""
-
-
-@pytest.fixture
-def env(stitch_emulator_manual, tmp_path, monkeypatch):
-    environment = jobs_env(stitch_emulator_manual, tmp_path, monkeypatch)
-    monkeypatch.setattr(
-        StitchStartReplicationOperator, "sleep", staticmethod(stitch_emulator_manual.runtime.clock.advance)
-    )
-    return environment
-
-
-@pytest.fixture
-def source_id(env):
-    (source,) = make_sources(env.emulator, env.client, 1)
-    env.emulator.control.arrange(source, durations={"discovery": 1.0, "tap": 40.0, "target": 1.0})
-    return source
 
 
 def operator(**kwargs):

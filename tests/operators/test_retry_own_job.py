@@ -18,7 +18,7 @@ from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
 from airflow_provider_stitch.api.jobs import forget_monitors
 from airflow_provider_stitch.api.jobs.own_jobs import OwnJobRecords, TaskIdentity
 from airflow_provider_stitch.operators.replication import StitchStartReplicationOperator
-from tests.testkit.jobs import CONN_ID, connection_uri_env, jobs_env, make_sources, start_jobs
+from tests.testkit.jobs import CONN_ID, connection_uri_env, start_jobs
 
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 
@@ -40,22 +40,6 @@ class TryOfTask:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed[key] = value
-
-
-@pytest.fixture
-def env(stitch_emulator_manual, tmp_path, monkeypatch):
-    environment = jobs_env(stitch_emulator_manual, tmp_path, monkeypatch)
-    monkeypatch.setattr(
-        StitchStartReplicationOperator, "sleep", staticmethod(stitch_emulator_manual.runtime.clock.advance)
-    )
-    return environment
-
-
-@pytest.fixture
-def source_id(env):
-    (source,) = make_sources(env.emulator, env.client, 1)
-    env.emulator.control.arrange(source, durations={"discovery": 1.0, "tap": 40.0, "target": 1.0})
-    return source
 
 
 @pytest.fixture
