@@ -19,7 +19,11 @@ the start (tracemalloc).
 The waiter registry part prints what registering waiters costs the store.
 
 Usage: ``python benchmarks/trigger_startup.py [--starts 1000 5000] [--kinds extraction loads baseline]
-[--wait 25] [--profile extraction] [--waiters 2000]``.
+[--wait 25] [--heaps as-is frozen] [--profile extraction] [--waiters 2000]``. The output ends with one line
+per provider kind and N (heap as is), e.g. ``N=5000 kind=extraction worst_stall_ms=… worst_stall_less_gc_ms=…
+full_gcs=… … baseline_worst_stall_ms=… baseline_full_gcs=… objects_per_trigger=…
+baseline_objects_per_trigger=…``: the worst stall while the N start (the first trigger of the process
+included), also less the full collections within it, next to the baseline's at the same N.
 """
 
 from __future__ import annotations
@@ -106,6 +110,8 @@ class GCTimer:
 
     def __init__(self) -> None:
         self.began = 0.0
+        #: Every full collection since the start, kept through :meth:`reset`.
+        self.every_full: list[tuple[float, float]] = []
         self.reset()
 
     def reset(self) -> None:
@@ -127,10 +133,11 @@ class GCTimer:
         self.total += seconds
         if generation == 2:
             self.full.append((self.began, ended))
+            self.every_full.append((self.began, ended))
 
     def full_within(self, began: float, ended: float) -> float:
         """Seconds of full collections between ``began`` and ``ended`` (perf_counter seconds)."""
-        return sum(max(0.0, min(end, ended) - max(start, began)) for start, end in self.full)
+        return sum(max(0.0, min(end, ended) - max(start, began)) for start, end in self.every_full)
 
 
 def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str, Any], profile: bool) -> dict:
@@ -162,9 +169,13 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
     def all_waiting() -> bool:
         if kind == "baseline":
             return all(runner.triggers[i]["task"]._fut_waiter is not None for i in runner.triggers)  # type: ignore[attr-defined]
-        from airflow_provider_stitch.api.jobs.monitor import _REGISTRY
-
-        return sum(m.active_waiters() for m in _REGISTRY.values()) >= len(runner.triggers)
+        # Never imports on the loop thread: while the first trigger's worker thread imports the monitor, an
+        # import here would wait on that module's import lock and stall the loop the measurement is about.
+        replication = sys.modules["airflow_provider_stitch.triggers.replication"]
+        monitor = sys.modules.get("airflow_provider_stitch.api.jobs.monitor")
+        if monitor is None or not replication._WAIT_MODULES_LOADED.is_set():
+            return False
+        return sum(m.active_waiters() for m in monitor._REGISTRY.values()) >= len(runner.triggers)
 
     def start(index: int, source_id: int, job_name: str) -> None:
         trigger = _make_trigger(kind, source_id, job_name, started_at, deadline)
@@ -185,16 +196,21 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
         lags: dict[str, float] = {"first": 0.0, "settle": 0.0, "start": 0.0, "wait": 0.0}
         late: dict[str, list[tuple[float, float, float]]] = {phase: [] for phase in lags}
         phase = ["first"]
+        #: When this script counted the heap on the loop (gc.get_objects): ticks overlapping it are dropped.
+        census = [(0.0, 0.0)]
 
         async def ticker() -> None:
             while phase[0] != "done":
+                began_in = phase[0]
                 before = time.perf_counter()
                 await asyncio.sleep(TICK)
                 after = time.perf_counter()
+                if any(before < end and after > start for start, end in census):
+                    continue
                 lag = after - before - TICK
-                lags[phase[0]] = max(lags.get(phase[0], 0.0), lag)
+                lags[began_in] = max(lags.get(began_in, 0.0), lag)
                 if lag > TICK:
-                    late[phase[0]].append((before, after, lag))
+                    late[began_in].append((before, after, lag))
 
         probe = asyncio.create_task(ticker())
         await asyncio.sleep(0.05)
@@ -223,6 +239,7 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
         if profiler is not None:
             profiler.disable()
         start_cpu, start_wall = time.process_time() - cpu, time.perf_counter() - wall
+        counting = time.perf_counter()
         alive = len(gc.get_objects()) - objects_before
         if profiler is not None:
             from collections import Counter
@@ -230,6 +247,7 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
             census = Counter(type(o).__qualname__ for o in gc.get_objects() if id(o) not in known)
             census_lines[:] = [f"{n / count:7.1f}  {name}" for name, n in census.most_common(45)]
         known.clear()
+        census.append((counting, time.perf_counter()))
         start_gc = (list(timer.counts), timer.longest[2], timer.total)
         start_full = list(timer.full)
         phase[0] = "wait"
@@ -251,6 +269,7 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
             )
 
         return {
+            "first_lag_no_gc": worst_less_full_collections("first"),
             "start_lag_no_gc": worst_less_full_collections("start"),
             "wait_lag_no_gc": worst_less_full_collections("wait"),
             "worst_waiting_stalls": [
@@ -316,7 +335,8 @@ def _row(result: dict[str, Any]) -> str:
     full = result["start_gc_counts"][2]
     return (
         f"{result['kind']:<10} | {result['count']:>5} | {heap:<6} | {result['heap'] / 1e6:>5.2f} | "
-        f"{result['first_lag'] * 1000:>6.0f} | {result['start_lag'] * 1000:>6.0f} | "
+        f"{result['first_lag'] * 1000:>6.0f} | {result['first_lag_no_gc'] * 1000:>6.0f} | "
+        f"{result['start_lag'] * 1000:>6.0f} | "
         f"{result['start_lag_no_gc'] * 1000:>6.0f} | {result['wait_lag'] * 1000:>6.0f} | "
         f"{result['wait_lag_no_gc'] * 1000:>6.0f} | {full:>4} | {result['start_full_gc_longest'] * 1000:>7.0f} | "
         f"{result['wait_full_gcs']:>4} | {result['alive_per_trigger']:>7.0f} | "
@@ -325,13 +345,56 @@ def _row(result: dict[str, Any]) -> str:
 
 
 HEADER = (
-    f"{'trigger':<10} | {'N':>5} | {'heap':<6} | {'M obj':>5} | {'first':>6} | {'start':>6} | {'no GC':>6} | "
+    f"{'trigger':<10} | {'N':>5} | {'heap':<6} | {'M obj':>5} | {'first':>6} | {'no GC':>6} | {'start':>6} | "
+    f"{'no GC':>6} | "
     f"{'wait':>6} | {'no GC':>6} | {'full':>4} | {'full ms':>7} | {'wfull':>4} | {'objects':>7} | "
     f"{'ms CPU':>6} | {'wall s':>6}"
 )
 
 
-def trigger_startup(counts: list[int], kinds: list[str], wait: float, profile: str | None) -> None:
+def verdict_line(result: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+    """One checkable line for a provider kind at one N (heap as is) next to the baseline's figures.
+
+    The stall while the N start counts the first trigger of the process too; ``less_gc`` subtracts the
+    interpreter's full collections within each stall (they pause every thread whatever runs).
+
+    :param result: the provider kind's measurement.
+    :param baseline: the baseline's at the same N, or None when it was not measured.
+    """
+
+    def figures(of: dict[str, Any]) -> tuple[int, int, int, float, int]:
+        worst = max(of["first_lag"], of["start_lag"])
+        less_gc = max(of["first_lag_no_gc"], of["start_lag_no_gc"])
+        full = of["start_gc_counts"][2]
+        return (
+            round(worst * 1000),
+            round(less_gc * 1000),
+            full,
+            full * 1000 / of["count"],
+            round(of["alive_per_trigger"]),
+        )
+
+    worst, less_gc, full, per_1000, objects = figures(result)
+    line = (
+        f"N={result['count']} kind={result['kind']} worst_stall_ms={worst} worst_stall_less_gc_ms={less_gc} "
+        f"first_stall_ms={round(result['first_lag'] * 1000)} "
+        f"first_stall_less_gc_ms={round(result['first_lag_no_gc'] * 1000)} full_gcs={full} "
+        f"full_gcs_per_1000={per_1000:.1f} objects_per_trigger={objects}"
+    )
+    if baseline is None:
+        return line + " baseline=not-measured"
+    b_worst, b_less_gc, b_full, b_per_1000, b_objects = figures(baseline)
+    return (
+        f"{line} baseline_worst_stall_ms={b_worst} baseline_worst_stall_less_gc_ms={b_less_gc} "
+        f"baseline_full_gcs={b_full} baseline_full_gcs_per_1000={b_per_1000:.1f} "
+        f"baseline_objects_per_trigger={b_objects} own_stall_under_100ms={'yes' if less_gc < 100 else 'no'} "
+        f"full_gcs_within_baseline={'yes' if per_1000 <= b_per_1000 else 'no'}"
+    )
+
+
+def trigger_startup(
+    counts: list[int], kinds: list[str], wait: float, profile: str | None, heaps: list[str]
+) -> list[str]:
     from airflow_provider_stitch.emulator.harness import EmulatorProcess
 
     workdir = Path(tempfile.mkdtemp(prefix="stitch-startup-"))
@@ -359,12 +422,15 @@ def trigger_startup(counts: list[int], kinds: list[str], wait: float, profile: s
         )
         print(HEADER)
         print("-" * len(HEADER))
+        as_is: dict[tuple[str, int], dict[str, Any]] = {}
         for count in counts:
             for kind in kinds:
-                for frozen in (False, True):
+                for frozen in [heap == "frozen" for heap in heaps]:
                     args = [kind, str(count), "1" if frozen else "0", str(wait), str(account_file)]
                     env["AIRFLOW_HOME"] = str(workdir / f"airflow-{kind}-{count}-{int(frozen)}")
                     result = _child(args, env)
+                    if not frozen:
+                        as_is[kind, count] = result
                     print(_row(result), flush=True)
                     stalls = ", ".join(
                         f"{ms} ms at +{at:.1f} s{f' ({full} ms of it a full collection)' if full else ''}"
@@ -381,6 +447,11 @@ def trigger_startup(counts: list[int], kinds: list[str], wait: float, profile: s
             print("\n".join(result["census"]))
             print("Allocation sites of what is alive once they all wait (tracemalloc, per trigger):")
             print("\n".join(result["allocations"]))
+        return [
+            verdict_line(result, as_is.get(("baseline", count)))
+            for (kind, count), result in as_is.items()
+            if kind != "baseline"
+        ]
 
 
 def waiter_registry(count: int) -> None:
@@ -429,11 +500,21 @@ def main() -> None:
         "--wait", type=float, default=25.0, help="seconds of waiting measured after the start"
     )
     parser.add_argument("--profile", choices=KINDS, help="profile the start of this kind of trigger")
+    parser.add_argument(
+        "--heaps",
+        nargs="+",
+        choices=("as-is", "frozen"),
+        default=["as-is", "frozen"],
+        help="the heap as a triggerer has it, and/or frozen (gc.freeze in the measuring child only)",
+    )
     parser.add_argument("--waiters", type=int, default=2000)
     args = parser.parse_args()
-    trigger_startup(args.starts, args.kinds, args.wait, args.profile)
+    verdicts = trigger_startup(args.starts, args.kinds, args.wait, args.profile, args.heaps)
     if args.waiters:
         waiter_registry(args.waiters)
+    if verdicts:  # last, one line per provider kind and N, so a script can check them
+        print()
+        print("\n".join(verdicts))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""StitchHook: turns an Airflow connection into Stitch API clients sharing one Jobs budget."""
+"""StitchHook: turns an Airflow connection into Stitch API clients sharing one Jobs budget.
+
+The synchronous client (``requests``, ``urllib3``) loads at the first :meth:`StitchHook.get_client`, not with
+this module: a triggerer's triggers use only the async client, and a DAG file importing the hook pays nothing
+for a client it does not build.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import hashlib
 import json
 import logging
 import secrets
+import sys
 import threading
 import weakref
 from collections import OrderedDict
@@ -18,7 +24,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
 from airflow_provider_stitch.api.budget import JobsBudget, jobs_window_for
-from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.errors import StitchError, StitchUnauthorizedError
 from airflow_provider_stitch.api.settings import (
     BUDGET_BACKENDS,
@@ -32,6 +37,7 @@ from airflow_provider_stitch.defaults import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow_provider_stitch.api.aclient import AsyncStitchClient
+    from airflow_provider_stitch.api.client import StitchClient
 
 __all__ = [
     "BUDGET_BACKENDS",
@@ -49,6 +55,22 @@ logger = logging.getLogger("airflow_provider_stitch.hooks")
 CONNECTION_RECHECK_SECONDS = 30.0
 #: Key of :func:`connection_fingerprint`: random per process, so a digest never stands for a token elsewhere.
 _FINGERPRINT_KEY = secrets.token_bytes(16)
+
+
+def __getattr__(name: str) -> Any:
+    """``StitchClient``, imported at first use (see the module description)."""
+    if name != "StitchClient":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from airflow_provider_stitch.api.client import StitchClient
+
+    globals()["StitchClient"] = StitchClient
+    return StitchClient
+
+
+def _sync_client_class() -> type[StitchClient]:
+    """The synchronous client class, looked up on this module so a test may replace it."""
+    module = sys.modules[__name__]
+    return module.StitchClient  # type: ignore[no-any-return]
 
 
 def connection_fingerprint(conn: Any) -> str:
@@ -274,7 +296,7 @@ class StitchHook(BaseHook):
         fingerprint = connection_fingerprint(conn)
         if self._client is None or fingerprint != self._fingerprint:
             settings = self._settings(conn)  # a connection changed into a wrong one fails every time
-            client = StitchClient(settings["token"], **self._client_kwargs(settings))
+            client = _sync_client_class()(settings["token"], **self._client_kwargs(settings))
             if self._client is not None:
                 logger.info("connection %r changed; its new settings apply from now on", self.stitch_conn_id)
                 self._client.close()
@@ -339,7 +361,7 @@ class StitchHook(BaseHook):
         mask_secret(str(partner_secret))
         if conn.password:
             return self.get_client(), str(partner_id), str(partner_secret)
-        client = StitchClient(None, base_url=self._base_url(conn), timeout=self.timeout)
+        client = _sync_client_class()(None, base_url=self._base_url(conn), timeout=self.timeout)
         return client, str(partner_id), str(partner_secret)
 
     def get_budget(self) -> JobsBudget:

@@ -7,6 +7,7 @@ answers every one of them. Nothing here blocks the event loop; the API client an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import threading
 import weakref
@@ -32,6 +33,23 @@ WAIT_MODULES = (
     "airflow_provider_stitch.api.aclient",
     "airflow_provider_stitch.hooks.stitch",
 )
+#: What the first request and the first connection lookup would otherwise import on the event loop: anyio
+#: (under httpx) loads its parts at first attribute use, Airflow's lookup loads its connection classes at
+#: first call. A name this Airflow or anyio lacks is skipped.
+LAZY_DEPENDENCIES = (
+    "anyio.abc",
+    "anyio.lowlevel",
+    "anyio.to_thread",
+    "anyio.streams.memory",
+    "anyio.streams.stapled",
+    "anyio.streams.tls",
+    "anyio._backends._asyncio",
+    "httpcore._backends.anyio",
+    "encodings.ascii",
+    "airflow.sdk.definitions.connection",
+    "airflow.sdk.execution_time.cache",
+    "asgiref.sync",
+)
 _WAIT_MODULES_LOADED = threading.Event()
 _IMPORT_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
@@ -41,6 +59,9 @@ _IMPORT_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock
 def _import_wait_modules() -> None:
     for name in WAIT_MODULES:
         importlib.import_module(name)
+    for name in LAZY_DEPENDENCIES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     _WAIT_MODULES_LOADED.set()
 
 
