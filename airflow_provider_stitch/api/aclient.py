@@ -29,6 +29,7 @@ from airflow_provider_stitch.api.base import (
 from airflow_provider_stitch.api.budget import JobsBudget
 from airflow_provider_stitch.api.endpoints import ENDPOINTS, Endpoint
 from airflow_provider_stitch.api.errors import StitchError
+from airflow_provider_stitch.api.lanes import JOBS_SLOTS, OTHER_SLOTS, loop_lanes
 from airflow_provider_stitch.api.models import (
     ConnectionCheck,
     Destination,
@@ -76,7 +77,8 @@ def verified_tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-#: Connections the shared HTTP client of one event loop keeps open at most (to all Stitch hosts together).
+#: Connections the shared HTTP client of one event loop keeps open at most (to all Stitch hosts together);
+#: its requests take a slot of :mod:`.lanes` first, and the lanes hold fewer slots, so none waits in the pool.
 SHARED_MAX_CONNECTIONS = 100
 _SHARED_HTTP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
     weakref.WeakKeyDictionary()
@@ -101,7 +103,9 @@ def shared_http_client() -> httpx.AsyncClient:
         http = _SHARED_HTTP[loop] = httpx.AsyncClient(
             verify=verified_tls_context(),
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=SHARED_MAX_CONNECTIONS),
+            limits=httpx.Limits(
+                max_connections=SHARED_MAX_CONNECTIONS, max_keepalive_connections=JOBS_SLOTS + OTHER_SLOTS
+            ),
         )
         # It serves many connections and tokens: it keeps no cookie of any answer.
         http.cookies.jar.set_policy(DefaultCookiePolicy(allowed_domains=[]))
@@ -196,15 +200,28 @@ class AsyncStitchClient(ClientCore):
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
     async def _attempt(self, endpoint: Endpoint, path: str, json_body: Any, number: int) -> Answer:
-        """One HTTP exchange within the request's time limit; a Jobs request pays its budget token first."""
+        """One HTTP exchange within the request's time limit; a Jobs request pays its budget token first.
+
+        On the shared HTTP client the request first waits for a slot of its lane (:mod:`.lanes`), bounded by
+        the task's deadline only; its time limit starts once it holds the slot.
+        """
         self._time_limit(endpoint, path)
         if endpoint.is_jobs:
             budget = await self.ajobs_budget()
             await budget.aacquire(self._budget_wait())
+        if self._given_http is not None:
+            return await self._exchange(endpoint, path, json_body, number, self._given_http)
+        async with loop_lanes().slot(jobs=endpoint.is_jobs, what=f"{endpoint.method} {path}"):
+            return await self._exchange(endpoint, path, json_body, number, shared_http_client())
+
+    async def _exchange(
+        self, endpoint: Endpoint, path: str, json_body: Any, number: int, http: httpx.AsyncClient
+    ) -> Answer:
+        """Send the attempt and read its answer, timed from now."""
         started = time.monotonic()
         try:
             raw = await exchange(
-                self._http,
+                http,
                 endpoint.method,
                 self.base_url + path,
                 path=path,

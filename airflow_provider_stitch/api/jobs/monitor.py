@@ -162,6 +162,8 @@ class JobsMonitor:
         self._store_down_at: float | None = None
         self._store_problem: StitchBudgetStoreUnreachable | None = None
         self._store_logged_at = -math.inf
+        #: when (monotonic) the store last answered a read, and last failed one.
+        self._store_read_at = self._store_failed_at = -math.inf
 
     def __repr__(self) -> str:
         return f"JobsMonitor({self.account_key!r})"
@@ -334,6 +336,7 @@ class JobsMonitor:
         self._pulled_at[kind] = self.now()
         backend = self.budget.backend
         stored = backend.get_snapshot(self._ledger_key(kind))
+        self._store_read_at = time.monotonic()
         if stored is None:
             return
         with self._lock:
@@ -390,7 +393,7 @@ class JobsMonitor:
 
     def _store_unreachable(self, problem: StitchBudgetStoreUnreachable) -> None:
         """Hold every turn back a while (nothing is sent) and log at a bounded rate; waits go on."""
-        local = time.monotonic()
+        local = self._store_failed_at = time.monotonic()
         self._store_problem = problem
         with contextlib.suppress(StitchBudgetStoreUnreachable):  # no clock yet: the turn is not taken anyway
             now = self.now()
@@ -413,8 +416,8 @@ class JobsMonitor:
     def _store_answered(self) -> None:
         """After an outage: forget the times held back meanwhile (they may be on this host's clock, which
         stood in for a store never reached), so the store's turn and budget decide the next read."""
-        if self._store_down_since is None:
-            return
+        if self._store_down_since is None or self._store_read_at <= self._store_failed_at:
+            return  # no outage, or no answer of the store since its last failure
         away = time.monotonic() - self._store_down_since
         self._store_down_since = self._store_down_at = None
         self._store_problem = None
@@ -444,7 +447,9 @@ class JobsMonitor:
     async def _acatch_up(self, client: AsyncStitchClient, kind: str) -> None:
         """Take pages other processes read, and the turn when it is due (one waiter of this loop at a time).
 
-        A store that does not answer holds the turn back (nothing is sent) and the wait goes on.
+        A store that does not answer holds the turn back (nothing is sent) and the wait goes on. Only an
+        answer of the store later than its last failure ends the outage: the waiters queued on the turn
+        behind one the store failed find the turn held back and do not ask it.
         """
         try:
             if self._pull_due(kind):
