@@ -31,7 +31,8 @@ XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider $(XDIST)
 
-# The edit-test loop: everything but the end-to-end DAG runs and the slow suites (under a minute).
+# The edit-test loop: everything but the end-to-end DAG runs and the slow suites (2,038 tests; 2 min 18 s
+# on the 2-core machine while other work ran, 2 min of CPU).
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider $(XDIST) -m "not e2e and not slow"
 

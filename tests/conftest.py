@@ -26,8 +26,14 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 # Suites marked by where they live, so `make test-fast` (-m "not e2e and not slow") needs no per-test marks.
 _E2E_PARTS = ("e2e",)
 _E2E_FILES = ("test_replication_lineage_e2e.py", "test_dag_runs_under_faults.py")
-_SLOW_PARTS = ("reliability", "scale")
-_SLOW_FILES = ("test_rate_budget.py", "test_budget_redis.py")
+_SLOW_PARTS = ("reliability", "scale", "waits", "budget", "benchmarks")
+_SLOW_FILES = (
+    "test_rate_budget.py",
+    "test_budget_redis.py",
+    "test_racing_creates.py",
+    "test_load_page_ties.py",
+    "test_page_schedule.py",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
