@@ -9,6 +9,8 @@ from typing import Any
 from airflow_provider_stitch.api.budget import InMemoryBudgetBackend, JobsBudget
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.api.jobs import ExtractionWatch, JobsMonitor, LoadWatch, account_key
+from airflow_provider_stitch.emulator.samples import SAMPLE_DESTINATION as DESTINATION
+from airflow_provider_stitch.emulator.samples import SAMPLE_SOURCE_PROPERTIES as FRESHDESK
 from tests.reliability.fault_kinds import CLIENT_TIMEOUT, zero_wait
 
 JOBS_LIMIT = 30
@@ -18,17 +20,6 @@ STEP = 10.0
 #: How long (emulator seconds) the waiters may take in the runs that should finish.
 HORIZON = 3 * 3600.0
 TAP_SECONDS = (120.0, 400.0, 900.0, 1500.0, 2400.0)
-
-DESTINATION = {
-    "host": "warehouse.example.com",
-    "port": 5432,
-    "username": "loader",
-    "password": "rate-test-password",
-    "database": "analytics",
-    "encryption_type": "none",
-    "ssl": "false",
-}
-FRESHDESK = {"api_key": "rate-test-api-key", "domain": "acme", "start_date": "2024-01-01T00:00:00Z"}
 
 
 @dataclass

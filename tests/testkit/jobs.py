@@ -12,17 +12,13 @@ from airflow_provider_stitch.api.budget import JobsBudget
 from airflow_provider_stitch.api.budget_sqlite import SQLiteBudgetBackend
 from airflow_provider_stitch.api.client import StitchClient
 from airflow_provider_stitch.emulator.dag_runs import stitch_connection_json
+from airflow_provider_stitch.emulator.samples import (
+    SAMPLE_DESTINATION as DESTINATION,
+)
+from airflow_provider_stitch.emulator.samples import (
+    SAMPLE_SOURCE_PROPERTIES as FRESHDESK,
+)
 
-DESTINATION = {
-    "host": "warehouse.example.com",
-    "port": 5432,
-    "username": "loader",
-    "password": "not-a-real-password",
-    "database": "analytics",
-    "encryption_type": "none",
-    "ssl": "false",
-}
-FRESHDESK = {"api_key": "not-a-real-key", "domain": "acme", "start_date": "2024-01-01T00:00:00Z"}
 CONN_ID = "stitch_jobs_test"
 
 
