@@ -179,3 +179,33 @@ def test_a_cancelled_waiter_gives_its_slot_back(jobs):
         return lane.busy, lane.waiting
 
     assert asyncio.run(main()) == (0, 0)
+
+
+def test_slots_are_handed_out_in_order_of_arrival_and_a_timed_out_waiter_is_skipped():
+    from airflow_provider_stitch.api.lanes import Lane
+
+    async def main() -> tuple[list[str], bool]:
+        lane = Lane(1)
+        assert await lane.acquire(None)
+        order: list[str] = []
+
+        async def wait(name: str, timeout: float | None) -> bool:
+            held = await lane.acquire(timeout)
+            order.append(name if held else f"{name} gave up")
+            if held:
+                lane.release()
+            return held
+
+        waiters = [
+            asyncio.ensure_future(wait("first", None)),
+            asyncio.ensure_future(wait("impatient", 0.01)),
+            asyncio.ensure_future(wait("second", None)),
+        ]
+        await asyncio.sleep(0.05)
+        lane.release()
+        await asyncio.gather(*waiters)
+        return order, lane.busy == 0 and lane.waiting == 0
+
+    order, idle = asyncio.run(main())
+    assert order == ["impatient gave up", "first", "second"]
+    assert idle
