@@ -243,9 +243,13 @@ class JobsMonitor:
         :param identities: the rows.
         """
         with self._lock:
-            snapshot = self.snapshots[kind]
             pages = self._pages_of(kind, identities)
-            rank = self._plan.rank_of(kind, pages, snapshot)
+        return self._forecast_pages(kind, pages)
+
+    def _forecast_pages(self, kind: str, pages: set[int]) -> Forecast:
+        """:meth:`forecast` for the pages that may hold the rows."""
+        with self._lock:
+            rank = self._plan.rank_of(kind, pages, self.snapshots[kind])
             pending = max(len(self._plan.turns), rank + 1)
         start = max(self.now(), self._next_turn_at, self._budget_free_at)
         return Forecast(
@@ -584,10 +588,11 @@ class JobsMonitor:
 
     def answer_loads(self, watch: LoadWatch) -> LoadOutcome | None:
         """Answer from what was read (no request)."""
+        identities = watch.identities  # built anew at each read of the property (JSON keys)
         with self._lock:
             snapshot = self.snapshots[LOADS]
-            rows = {i: snapshot.rows.get(i) for i in watch.identities}
-            checked = {i: snapshot.checked[i] for i in watch.identities if i in snapshot.checked}
+            rows = {i: snapshot.rows.get(i) for i in identities}
+            checked = {i: snapshot.checked[i] for i in identities if i in snapshot.checked}
         return decide_loads(rows, watch, checked)
 
     def check_loads(self, client: StitchClient, watch: LoadWatch) -> LoadOutcome | None:
@@ -692,7 +697,9 @@ class JobsMonitor:
                 if outcome is not None:
                     return outcome
                 now = self.now()
-                forecast = self.forecast(kind, identities)
+                with self._lock:  # the pages to forecast and to sleep on, looked up once
+                    pages = self._pages_of(kind, identities)
+                forecast = self._forecast_pages(kind, pages)
                 if limits.deadline is not None and now >= limits.deadline:
                     outage = self.store_outage()
                     raise StitchWaitTimeout(
@@ -710,8 +717,6 @@ class JobsMonitor:
                 stop = limits.stop
                 if stop is not None:
                     pause = min(pause, max(stop - now, 0.0))
-                with self._lock:
-                    pages = self._pages_of(kind, identities)
                 await self._pause(kind, pages, pause)
         finally:
             if handed_back:
