@@ -197,7 +197,7 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
         late: dict[str, list[tuple[float, float, float]]] = {phase: [] for phase in lags}
         phase = ["first"]
         #: When this script counted the heap on the loop (gc.get_objects): ticks overlapping it are dropped.
-        census = [(0.0, 0.0)]
+        heap_counts = [(0.0, 0.0)]
 
         async def ticker() -> None:
             while phase[0] != "done":
@@ -205,7 +205,7 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
                 before = time.perf_counter()
                 await asyncio.sleep(TICK)
                 after = time.perf_counter()
-                if any(before < end and after > start for start, end in census):
+                if any(before < end and after > start for start, end in heap_counts):
                     continue
                 lag = after - before - TICK
                 lags[began_in] = max(lags.get(began_in, 0.0), lag)
@@ -247,7 +247,7 @@ def run_one(kind: str, count: int, frozen: bool, wait: float, account: dict[str,
             census = Counter(type(o).__qualname__ for o in gc.get_objects() if id(o) not in known)
             census_lines[:] = [f"{n / count:7.1f}  {name}" for name, n in census.most_common(45)]
         known.clear()
-        census.append((counting, time.perf_counter()))
+        heap_counts.append((counting, time.perf_counter()))
         start_gc = (list(timer.counts), timer.longest[2], timer.total)
         start_full = list(timer.full)
         phase[0] = "wait"

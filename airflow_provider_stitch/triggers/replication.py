@@ -12,7 +12,7 @@ import importlib
 import threading
 import weakref
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -264,74 +264,62 @@ class _StitchWaitTrigger(BaseTrigger):
         story.begin(what, deadline_in=left)
         return story
 
-    async def _in_slices(
-        self,
-        monitor: Any,
-        story: Any,
-        phase: str,
-        kind: str,
-        wait: Callable[..., Awaitable[Any]],
-        client: Any,
-        watch: Any,
-    ) -> Any:
+    async def _in_slices(self, monitor: Any, story: Any, phase: str, client: Any, watch: Any) -> Any:
         """Wait through the monitor in slices of about a minute, logging progress between slices.
 
-        ``wait`` is the monitor's ``await_extraction`` or ``await_loads``, called with ``client`` and ``watch``
-        (no closure per wait: thousands of waits keep what they hold small).
+        ``watch`` is an ``ExtractionWatch`` (the monitor's ``await_extraction``) or a ``LoadWatch``
+        (``await_loads``). One coroutine holding no bound method or closure per wait: thousands of waits
+        keep what they hold small, and a full collection has less to walk.
         """
-        from airflow_provider_stitch.api.jobs import StitchWaitTimeout
+        from airflow_provider_stitch.api.jobs import EXTRACTIONS, LOADS, ExtractionWatch, StitchWaitTimeout
 
+        extraction = isinstance(watch, ExtractionWatch)
+        kind = EXTRACTIONS if extraction else LOADS
+        story.tick(phase, next_look_in=monitor.next_check_in(kind))
         while True:
-            now = monitor.now()
-            until = now + PROGRESS_SLICE
-            if self.deadline is not None and self.deadline <= until:
-                return await wait(client, watch, deadline=self.deadline, until=self.deadline)
+            until = monitor.now() + PROGRESS_SLICE
+            last = self.deadline is not None and self.deadline <= until
+            if last:
+                until = self.deadline
             try:
-                return await wait(client, watch, deadline=self.deadline, until=until)
+                if extraction:
+                    outcome = await monitor.await_extraction(
+                        client, watch, deadline=self.deadline, until=until
+                    )
+                else:
+                    outcome = await monitor.await_loads(client, watch, deadline=self.deadline, until=until)
+                break
             except StitchWaitTimeout:
+                if last:
+                    raise
                 await monitor.budget_use.afresh()
                 story.tick(phase, next_look_in=monitor.next_check_in(kind))
+        if extraction:
+            story.extraction_finished(outcome)
+        else:
+            story.loads_finished(outcome, watch.streams)
+        return outcome
 
-    async def _wait_extraction(self, client: Any, monitor: Any, story: Any) -> Any:
-        from airflow_provider_stitch.api.jobs import EXTRACTIONS, ExtractionWatch
+    def _extraction_watch(self) -> Any:
+        from airflow_provider_stitch.api.jobs import ExtractionWatch
 
-        watch = ExtractionWatch(
+        return ExtractionWatch(
             self.source_id,
             self.job_name,
             self.after,
             previous_job=self.previous_job,
             previous_known=self.previous_known,
         )
-        story.tick("the extraction", next_look_in=monitor.next_check_in(EXTRACTIONS))
-        outcome = await self._in_slices(
-            monitor,
-            story,
-            "the extraction",
-            EXTRACTIONS,
-            monitor.await_extraction,
-            client,
-            watch,
-        )
-        story.extraction_finished(outcome)
-        return outcome
 
-    async def _wait_loads(self, client: Any, monitor: Any, story: Any, watch: Any) -> Any:
-        from airflow_provider_stitch.api.jobs import LOADS
+    def _wait_extraction(self, client: Any, monitor: Any, story: Any, watch: Any = None) -> Awaitable[Any]:
+        """The wait for the extraction (no coroutine of its own: the slices' one does it all)."""
+        return self._in_slices(monitor, story, "the extraction", client, watch or self._extraction_watch())
+
+    def _wait_loads(self, client: Any, monitor: Any, story: Any, watch: Any) -> Awaitable[Any]:
+        """The wait for the loads of ``watch`` (a ``LoadWatch``)."""
         from airflow_provider_stitch.api.jobs.progress import describe_load_watch
 
-        phase = describe_load_watch(watch)
-        story.tick(phase, next_look_in=monitor.next_check_in(LOADS))
-        loads = await self._in_slices(
-            monitor,
-            story,
-            phase,
-            LOADS,
-            monitor.await_loads,
-            client,
-            watch,
-        )
-        story.loads_finished(loads, watch.streams)
-        return loads
+        return self._in_slices(monitor, story, describe_load_watch(watch), client, watch)
 
     @abstractmethod
     async def _wait(self, client: Any, monitor: Any) -> TriggerEvent:
@@ -350,21 +338,23 @@ class _StitchWaitTrigger(BaseTrigger):
         from airflow_provider_stitch.api.errors import StitchError
         from airflow_provider_stitch.api.jobs import StitchWaitTimeout, amonitor_for_client
 
-        async with await self._client() as client:
-            try:
-                monitor = await amonitor_for_client(client)
-                # Every request in flight ends by the deadline too, whatever the server does.
-                left = None if self.deadline is None else self.deadline - monitor.now()
-                with stitch_deadline(left):
-                    event = await self._wait(client, monitor)
-            except StitchWaitTimeout as timeout:
-                with stitch_deadline(STOP_AFTER_DEADLINE_SECONDS):
-                    what = await self._stop_sync(client)
-                event = self._event(TIMEOUT, f"{timeout}; {what}")
-            except StitchError as problem:
-                event = self._event(ERROR, f"could not read the job's state from Stitch: {problem}")
-            except ValueError as problem:
-                event = self._event(ERROR, f"cannot wait on source {self.source_id}: {problem}")
+        client = await self._client()
+        try:  # as ``async with client``, without holding its bound ``__aexit__`` through the whole wait
+            monitor = await amonitor_for_client(client)
+            # Every request in flight ends by the deadline too, whatever the server does.
+            left = None if self.deadline is None else self.deadline - monitor.now()
+            with stitch_deadline(left):
+                event = await self._wait(client, monitor)
+        except StitchWaitTimeout as timeout:
+            with stitch_deadline(STOP_AFTER_DEADLINE_SECONDS):
+                what = await self._stop_sync(client)
+            event = self._event(TIMEOUT, f"{timeout}; {what}")
+        except StitchError as problem:
+            event = self._event(ERROR, f"could not read the job's state from Stitch: {problem}")
+        except ValueError as problem:
+            event = self._event(ERROR, f"cannot wait on source {self.source_id}: {problem}")
+        finally:
+            await client.aclose()
         yield event
 
 
@@ -372,13 +362,11 @@ class StitchExtractionTrigger(_StitchWaitTrigger):
     """Fires when the watched extraction has finished (status ``success`` or ``failed``) or the deadline passed."""
 
     async def _wait(self, client: Any, monitor: Any) -> TriggerEvent:
-        from airflow_provider_stitch.api.jobs import ExtractionWatch
         from airflow_provider_stitch.api.jobs.progress import describe_extraction_watch
 
-        what = describe_extraction_watch(
-            ExtractionWatch(self.source_id, self.job_name, self.after, self.previous_job, self.previous_known)
-        )
-        outcome = await self._wait_extraction(client, monitor, await self._story(what, monitor))
+        watch = self._extraction_watch()
+        story = await self._story(describe_extraction_watch(watch), monitor)
+        outcome = await self._wait_extraction(client, monitor, story, watch)
         if outcome.succeeded:
             return self._event(SUCCESS, extraction=outcome.as_dict(), job_name=outcome.job_name)
         return self._event(FAILED, outcome.message, extraction=outcome.as_dict(), job_name=outcome.job_name)

@@ -4,11 +4,7 @@ loop, the import of the client and monitor (done off the loop), the budget's use
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import httpx
 
@@ -17,8 +13,7 @@ from airflow_provider_stitch.api.budget import InMemoryBudgetBackend, JobsBudget
 from airflow_provider_stitch.api.jobs.progress import RecentBudgetUse, describe_budget
 from airflow_provider_stitch.emulator import StitchEmulator
 from airflow_provider_stitch.hooks.stitch import StitchHook
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.testkit.triggers import connect_default, run_probe
 
 
 def test_async_clients_of_one_event_loop_share_one_http_client_and_closing_one_keeps_it_open():
@@ -69,17 +64,7 @@ def test_an_injected_http_client_is_used_and_left_open_for_its_owner():
 
 def test_a_thousand_trigger_clients_share_one_http_client_one_store_and_requests_work(monkeypatch, tmp_path):
     with StitchEmulator(client_id=7) as emulator:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_STITCH_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": "stitch",
-                    "password": emulator.token,
-                    "host": emulator.base_url,
-                    "extra": {"stitch_client_id": 7, "budget_location": str(tmp_path / "b.sqlite")},
-                }
-            ),
-        )
+        connect_default(monkeypatch, emulator, tmp_path / "b.sqlite")
 
         async def scenario() -> tuple[set[int], set[int], list[int]]:
             clients = await asyncio.gather(*(StitchHook().aget_client() for _ in range(1000)))
@@ -130,16 +115,7 @@ print("main" if any(t == threading.main_thread().name for t in seen.values()) el
 
 
 def test_the_first_trigger_imports_the_client_and_hook_in_a_worker_thread():
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORT_PROBE],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    seen, where = done.stdout.strip().splitlines()[-2:]
+    seen, where = run_probe(IMPORT_PROBE)[-2:]
     assert "airflow_provider_stitch.api.aclient" in seen and "airflow_provider_stitch.hooks.stitch" in seen
     assert where == "worker", f"imported on the event loop's thread: {seen}"
 
@@ -169,16 +145,7 @@ print(asyncio.run(main()))
 
 def test_triggers_that_start_during_the_first_import_go_on_one_per_loop_iteration():
     """300 triggers queued behind the first import do not all resume in one loop iteration."""
-    done = subprocess.run(
-        [sys.executable, "-c", HERD_PROBE],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert int(done.stdout.strip().splitlines()[-1]) <= 2
+    assert int(run_probe(HERD_PROBE)[-1]) <= 2
 
 
 def test_story_lines_on_the_loop_read_the_budget_once_in_a_worker_thread_for_many_waits():
@@ -221,27 +188,14 @@ def test_a_budget_store_that_cannot_be_read_leaves_the_story_line_with_the_limit
 def test_triggers_of_one_connection_share_its_client_and_a_changed_connection_gets_a_new_one(
     monkeypatch, tmp_path
 ):
-    def connect(token: str, emulator: StitchEmulator) -> None:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_STITCH_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": "stitch",
-                    "password": token,
-                    "host": emulator.base_url,
-                    "extra": {"stitch_client_id": 7, "budget_location": str(tmp_path / "b.sqlite")},
-                }
-            ),
-        )
-
     with StitchEmulator(client_id=7) as emulator:
-        connect(emulator.token, emulator)
+        connect_default(monkeypatch, emulator, tmp_path / "b.sqlite")
 
         async def scenario() -> tuple[bool, bool, bool, str]:
             first, second = StitchHook().aget_client(), StitchHook().aget_client()
             a, b = await first, await second
             slower = await StitchHook(timeout=5.0).aget_client()
-            connect("a-rotated-token", emulator)
+            connect_default(monkeypatch, emulator, tmp_path / "b.sqlite", token="a-rotated-token")
             rotated = await StitchHook().aget_client()
             return a is b, slower is not a, rotated is not a, rotated._token
 
