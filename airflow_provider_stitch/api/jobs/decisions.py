@@ -7,6 +7,7 @@ import logging
 import math
 import uuid
 from collections.abc import Iterable
+from functools import cached_property
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -124,9 +125,9 @@ class LoadWatch:
     after: float | None = None
     errors_after: float | None = None
 
-    @property
+    @cached_property
     def identities(self) -> tuple[str, ...]:
-        """Keys of the streams' rows in the loads snapshot."""
+        """Keys of the streams' rows in the loads snapshot (built once per watch: every look reads them)."""
         return tuple(load_identity(self.source_name, stream) for stream in self.streams)
 
 
