@@ -324,6 +324,8 @@ class Figures:
     #: Deferred waits: full (generation-2) collections of this process during the run, and the longest.
     full_collections: int = 0
     longest_full_collection_ms: float = math.nan
+    #: Deferred waits: CPU per wait less the full collections' time (the interpreter's heap walks).
+    cpu_per_wait_less_full_collections_ms: float = math.nan
 
     @property
     def pages(self) -> int:
@@ -349,7 +351,8 @@ class Figures:
         return (
             f"    event loop: worst lag {self.max_lag_ms:.0f} ms while starting, {self.max_lag_waiting_ms:.0f} ms "
             f"while waiting; {start:.0f} / {waiting:.0f} ms less the full collections within them "
-            f"({self.full_collections} in the run, the longest {self.longest_full_collection_ms:.0f} ms)"
+            f"({self.full_collections} in the run, the longest {self.longest_full_collection_ms:.0f} ms); "
+            f"CPU {self.cpu_per_wait_less_full_collections_ms:.2f} ms per wait less them"
         )
 
     def line(self) -> str:
@@ -437,6 +440,10 @@ class FullCollections:
         """Seconds of the longest full collection."""
         return max((end - start for start, end in self.spans), default=0.0)
 
+    def total(self) -> float:
+        """Seconds of all full collections."""
+        return sum(end - start for start, end in self.spans)
+
     def within(self, began: float, ended: float) -> float:
         """Seconds of full collections between ``began`` and ``ended`` (perf_counter seconds)."""
         return sum(max(0.0, min(end, ended) - max(start, began)) for start, end in self.spans)
@@ -479,6 +486,12 @@ def run_deferred(
     emulator: EmulatorProcess, control: EmulatorControl, count: int, kind: str = "extractions"
 ) -> Figures:
     """N StitchExtractionTriggers (or StitchLoadTriggers) in one event loop under virtual time."""
+    # A triggerer has Airflow loaded before it runs a trigger: importing its trigger base (and with it
+    # Airflow's configuration) on the loop stalled the start 1.4 s in the first trigger built, a cost of
+    # this script, not of the provider, whose own modules still load inside the run. It configures
+    # Airflow's logging too, so it comes before the logs are quietened.
+    import airflow.triggers.base  # noqa: F401
+
     from airflow_provider_stitch.api.jobs import forget_monitors, monitor_for
 
     account = Account(emulator, control, count, f"deferred-{kind}")
@@ -513,11 +526,6 @@ def run_deferred(
         stop.set()
         await probe
 
-    # A triggerer has Airflow loaded before it runs a trigger: importing its trigger base (and with it
-    # Airflow's configuration) on the loop stalled the start 1.4 s in the first trigger built, a cost of
-    # this script, not of the provider, whose own modules still load inside the run.
-    import airflow.triggers.base  # noqa: F401
-
     baseline = rss_bytes()
     cpu, wall = time.process_time(), time.monotonic()
     gc.callbacks.append(collections)
@@ -551,6 +559,7 @@ def run_deferred(
         ),
         full_collections=len(collections.spans),
         longest_full_collection_ms=1000 * collections.longest(),
+        cpu_per_wait_less_full_collections_ms=1000 * max(0.0, cpu - collections.total()) / count,
         wall_seconds=wall,
     )
 
