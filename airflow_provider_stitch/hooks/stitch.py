@@ -51,8 +51,10 @@ __all__ = [
 logger = logging.getLogger("airflow_provider_stitch.hooks")
 
 #: Seconds a hook reuses its client before it reads the connection again, so a task that runs for hours
-#: (a sensor in poke mode) follows a changed connection.
-CONNECTION_RECHECK_SECONDS = 30.0
+#: (a sensor in poke mode) follows a changed connection within five minutes. Reading it is Airflow's
+#: connection lookup (secrets backends, masking): about 1 ms, more than the rest of a poke, so a sensor
+#: poking every minute reads it at every fifth poke, not at each.
+CONNECTION_RECHECK_SECONDS = 300.0
 #: Key of :func:`connection_fingerprint`: random per process, so a digest never stands for a token elsewhere.
 _FINGERPRINT_KEY = secrets.token_bytes(16)
 
