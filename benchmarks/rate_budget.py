@@ -57,6 +57,12 @@ from airflow_provider_stitch.emulator.harness import (  # noqa: E402
     EmulatorProcess,
     VirtualTime,
 )
+from airflow_provider_stitch.emulator.samples import (  # noqa: E402
+    SAMPLE_DESTINATION,
+    SAMPLE_DESTINATION_TYPE,
+    SAMPLE_SOURCE_PROPERTIES,
+    SAMPLE_SOURCE_TYPE,
+)
 
 DEFAULT_WAITS = (500, 1000, 2000, 5000)
 DEFAULT_SENSORS = 200
@@ -70,16 +76,6 @@ LAG_PROBE = 0.01
 CONN_ID = "stitch_rate_bench"
 #: What a sensor worker writes in its ``rounds`` slot once every sensor is done.
 ROUNDS_DONE = 10**9
-DESTINATION = {
-    "host": "warehouse.example.com",
-    "port": 5432,
-    "username": "loader",
-    "password": "not-a-real-password",
-    "database": "analytics",
-    "encryption_type": "none",
-    "ssl": "false",
-}
-FRESHDESK = {"api_key": "not-a-real-key", "domain": "acme", "start_date": "2024-01-01T00:00:00Z"}
 #: The stream every load wait watches: one sort key shared by every source's rows of the loads list.
 LOAD_STREAM = "accounts"
 
@@ -397,11 +393,15 @@ class Account:
 
     def _make_sources(self, count: int) -> list[int]:
         self.control.configure(run_schedules=False)
-        self.client.create_destination("postgres", DESTINATION, "warehouse")
+        self.client.create_destination(SAMPLE_DESTINATION_TYPE, SAMPLE_DESTINATION, "warehouse")
         with ThreadPoolExecutor(4) as pool:
             return list(
                 pool.map(
-                    lambda n: self.client.create_source("platform.freshdesk", f"Shop {n:05d}", FRESHDESK).id,
+                    lambda n: (
+                        self.client.create_source(
+                            SAMPLE_SOURCE_TYPE, f"Shop {n:05d}", SAMPLE_SOURCE_PROPERTIES
+                        ).id
+                    ),
                     range(count),
                 )
             )
