@@ -120,7 +120,8 @@ async def main():
     return sources
 
 print(asyncio.run(main()))
-print(sorted(set(on_loop)))
+# A module that is not installed (sniffio, which old httpx tries) is searched for but loads nothing.
+print(sorted({name for name in on_loop if name in sys.modules}))
 server.shutdown()
 """
 
@@ -139,6 +140,15 @@ def test_every_name_the_first_trigger_loads_ahead_exists_in_this_environment():
 
     from airflow_provider_stitch.triggers.replication import LAZY_DEPENDENCIES, WAIT_MODULES
 
-    missing = [name for name in (*WAIT_MODULES, *LAZY_DEPENDENCIES) if importlib.util.find_spec(name) is None]
-    assert missing == []
+    def missing(name: str) -> bool:
+        try:
+            return importlib.util.find_spec(name) is None
+        except ModuleNotFoundError:  # a parent package is missing
+            return True
+
+    airflow_2 = missing("airflow.sdk")  # Airflow 2.11 has no Task SDK: its lookup imports other modules
+    expected = [
+        n for n in (*WAIT_MODULES, *LAZY_DEPENDENCIES) if not (airflow_2 and n.startswith("airflow.sdk"))
+    ]
+    assert [name for name in expected if missing(name)] == []
     assert hook_module.__name__ in WAIT_MODULES
