@@ -8,9 +8,7 @@ they would pass it, and a request started after it raises :class:`StitchDeadline
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 from airflow_provider_stitch.api.errors import StitchDeadlineExceeded
@@ -38,25 +36,67 @@ STOP_AFTER_DEADLINE_SECONDS = 10.0
 _CURRENT: ContextVar[Deadline | None] = ContextVar("stitch_deadline", default=None)
 
 
-@contextmanager
-def stitch_deadline(seconds: float | None) -> Iterator[Deadline | None]:
+class DeadlineBlock:
+    """The block of a :func:`stitch_deadline`: sets the deadline on entry and restores the one before on exit.
+
+    A small object rather than a generator-based context manager: a deferred wait holds it for its whole
+    life, and thousands of waits at once are objects every full garbage collection walks. One block is
+    entered once at a time; entering it again after its exit sets a fresh deadline from then.
+
+    :param seconds: the time the block may take (None: no bound of its own).
+    """
+
+    __slots__ = ("_seconds", "_token")
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._token: Token[Deadline | None] | None = None
+
+    def __enter__(self) -> Deadline | None:
+        if self._token is not None:
+            raise RuntimeError("this stitch_deadline block is already in force; make a new one to nest")
+        if self._seconds is not None:
+            self._token = enter_deadline(self._seconds)
+        return _CURRENT.get()
+
+    def __exit__(self, *exc_info: object) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            leave_deadline(token)
+
+
+def enter_deadline(seconds: float) -> Token[Deadline | None]:
+    """Set a deadline ``seconds`` from now until :func:`leave_deadline` (an enclosing, earlier one stays).
+
+    What a ``with stitch_deadline(...)`` block does on entry, for a coroutine that holds the deadline for
+    its whole life and keeps only the token (no context manager and bound ``__exit__`` beside it).
+
+    :param seconds: the time left.
+    :returns: the token to give :func:`leave_deadline`.
+    """
+    seconds = float(seconds)
+    mine = Deadline(time.monotonic() + max(seconds, 0.0), seconds)
+    outer = _CURRENT.get()
+    return _CURRENT.set(outer if outer is not None and outer.at <= mine.at else mine)
+
+
+def leave_deadline(token: Token[Deadline | None]) -> None:
+    """Restore the deadline in force before :func:`enter_deadline` gave ``token``.
+
+    :param token: what :func:`enter_deadline` returned (in this context).
+    """
+    _CURRENT.reset(token)
+
+
+def stitch_deadline(seconds: float | None) -> DeadlineBlock:
     """Bound every Stitch request made inside the block by ``seconds`` from now (None: no bound).
 
-    An enclosing, earlier deadline stays in force.
+    An enclosing, earlier deadline stays in force; ``with stitch_deadline(T) as deadline`` gives the one in
+    force inside the block (None when there is none).
 
     :param seconds: the time the block may take.
     """
-    if seconds is None:
-        yield _CURRENT.get()
-        return
-    mine = Deadline(time.monotonic() + max(float(seconds), 0.0), float(seconds))
-    outer = _CURRENT.get()
-    chosen = outer if outer is not None and outer.at <= mine.at else mine
-    token = _CURRENT.set(chosen)
-    try:
-        yield chosen
-    finally:
-        _CURRENT.reset(token)
+    return DeadlineBlock(seconds)
 
 
 def current_deadline() -> Deadline | None:
@@ -113,8 +153,11 @@ def would_pass_deadline(pause: float) -> bool:
 
 __all__ = [
     "Deadline",
+    "DeadlineBlock",
     "current_deadline",
     "deadline_passed_error",
+    "enter_deadline",
+    "leave_deadline",
     "stitch_deadline",
     "time_limit",
     "wait_limit",

@@ -35,7 +35,7 @@ WAIT_MODULES = (
 )
 #: What the first request and the first connection lookup would otherwise import on the event loop: anyio
 #: (under httpx) loads its parts at first attribute use, Airflow's lookup loads its connection classes at
-#: first call. A name this Airflow or anyio lacks is skipped.
+#: first call (``airflow.sdk`` names: Airflow 3). A name this Airflow or anyio lacks is skipped.
 LAZY_DEPENDENCIES = (
     "anyio.abc",
     "anyio.lowlevel",
@@ -264,15 +264,30 @@ class _StitchWaitTrigger(BaseTrigger):
         story.begin(what, deadline_in=left)
         return story
 
-    async def _in_slices(self, monitor: Any, story: Any, phase: str, client: Any, watch: Any) -> Any:
+    async def _in_slices(
+        self,
+        monitor: Any,
+        story: Any,
+        phase: str,
+        client: Any,
+        watch: Any,
+        *,
+        begin: str | None = None,
+        event: bool = False,
+    ) -> Any:
         """Wait through the monitor in slices of about a minute, logging progress between slices.
 
         ``watch`` is an ``ExtractionWatch`` (the monitor's ``await_extraction``) or a ``LoadWatch``
         (``await_loads``). One coroutine holding no bound method or closure per wait: thousands of waits
         keep what they hold small, and a full collection has less to walk.
+
+        :param begin: what the wait is about, to begin its story here (``story`` is then None).
+        :param event: return the extraction's event (as ``StitchExtractionTrigger._wait``) instead of the outcome.
         """
         from airflow_provider_stitch.api.jobs import EXTRACTIONS, LOADS, ExtractionWatch, StitchWaitTimeout
 
+        if begin is not None:
+            story = await self._story(begin, monitor)
         extraction = isinstance(watch, ExtractionWatch)
         kind = EXTRACTIONS if extraction else LOADS
         story.tick(phase, next_look_in=monitor.next_check_in(kind))
@@ -298,7 +313,13 @@ class _StitchWaitTrigger(BaseTrigger):
             story.extraction_finished(outcome)
         else:
             story.loads_finished(outcome, watch.streams)
-        return outcome
+        return self._extraction_event(outcome) if event else outcome
+
+    def _extraction_event(self, outcome: Any) -> TriggerEvent:
+        """The event of a finished extraction (``success`` or ``failed``)."""
+        if outcome.succeeded:
+            return self._event(SUCCESS, extraction=outcome.as_dict(), job_name=outcome.job_name)
+        return self._event(FAILED, outcome.message, extraction=outcome.as_dict(), job_name=outcome.job_name)
 
     def _extraction_watch(self) -> Any:
         from airflow_provider_stitch.api.jobs import ExtractionWatch
@@ -322,7 +343,7 @@ class _StitchWaitTrigger(BaseTrigger):
         return self._in_slices(monitor, story, describe_load_watch(watch), client, watch)
 
     @abstractmethod
-    async def _wait(self, client: Any, monitor: Any) -> TriggerEvent:
+    def _wait(self, client: Any, monitor: Any) -> Awaitable[TriggerEvent]:
         """Wait for the condition; return the event to fire."""
 
     async def _client(self) -> Any:
@@ -334,17 +355,26 @@ class _StitchWaitTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Wait through the shared monitor and fire one event."""
         await load_wait_modules()
-        from airflow_provider_stitch.api.deadlines import STOP_AFTER_DEADLINE_SECONDS, stitch_deadline
+        from airflow_provider_stitch.api.deadlines import (
+            STOP_AFTER_DEADLINE_SECONDS,
+            enter_deadline,
+            leave_deadline,
+            stitch_deadline,
+        )
         from airflow_provider_stitch.api.errors import StitchError
         from airflow_provider_stitch.api.jobs import StitchWaitTimeout, amonitor_for_client
 
         client = await self._client()
         try:  # as ``async with client``, without holding its bound ``__aexit__`` through the whole wait
             monitor = await amonitor_for_client(client)
-            # Every request in flight ends by the deadline too, whatever the server does.
-            left = None if self.deadline is None else self.deadline - monitor.now()
-            with stitch_deadline(left):
+            # Every request in flight ends by the deadline too, whatever the server does. Set and left by
+            # hand, not in a ``with`` block: the wait then holds the token only, not a block and its __exit__.
+            token = None if self.deadline is None else enter_deadline(self.deadline - monitor.now())
+            try:
                 event = await self._wait(client, monitor)
+            finally:
+                if token is not None:
+                    leave_deadline(token)
         except StitchWaitTimeout as timeout:
             with stitch_deadline(STOP_AFTER_DEADLINE_SECONDS):
                 what = await self._stop_sync(client)
@@ -361,15 +391,14 @@ class _StitchWaitTrigger(BaseTrigger):
 class StitchExtractionTrigger(_StitchWaitTrigger):
     """Fires when the watched extraction has finished (status ``success`` or ``failed``) or the deadline passed."""
 
-    async def _wait(self, client: Any, monitor: Any) -> TriggerEvent:
+    def _wait(self, client: Any, monitor: Any) -> Awaitable[TriggerEvent]:
+        """The slices' coroutine does it all: the story, the wait and the event (no coroutine of its own)."""
         from airflow_provider_stitch.api.jobs.progress import describe_extraction_watch
 
         watch = self._extraction_watch()
-        story = await self._story(describe_extraction_watch(watch), monitor)
-        outcome = await self._wait_extraction(client, monitor, story, watch)
-        if outcome.succeeded:
-            return self._event(SUCCESS, extraction=outcome.as_dict(), job_name=outcome.job_name)
-        return self._event(FAILED, outcome.message, extraction=outcome.as_dict(), job_name=outcome.job_name)
+        return self._in_slices(
+            monitor, None, "the extraction", client, watch, begin=describe_extraction_watch(watch), event=True
+        )
 
 
 class StitchLoadTrigger(_StitchWaitTrigger):

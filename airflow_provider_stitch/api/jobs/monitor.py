@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,18 +94,11 @@ class PageReadRecord:
     pending_pages: int
 
 
-@dataclass(frozen=True)
-class _Limits:
-    """When a wait gives up (``deadline``) and when one call of it hands back while it goes on (``until``)."""
-
-    deadline: float | None
-    until: float | None
-
-    @property
-    def stop(self) -> float | None:
-        """The earlier of the two."""
-        times = [t for t in (self.deadline, self.until) if t is not None]
-        return min(times) if times else None
+def _earlier(first: float | None, second: float | None) -> float | None:
+    """The earlier of two times, either of which may be None (none: None)."""
+    if first is None:
+        return second
+    return first if second is None else min(first, second)
 
 
 # ---------------------------------------------------------------------------------------------- the monitor
@@ -246,7 +239,7 @@ class JobsMonitor:
             pages = self._pages_of(kind, identities)
         return self._forecast_pages(kind, pages)
 
-    def _forecast_pages(self, kind: str, pages: set[int]) -> Forecast:
+    def _forecast_pages(self, kind: str, pages: Iterable[int]) -> Forecast:
         """:meth:`forecast` for the pages that may hold the rows."""
         with self._lock:
             rank = self._plan.rank_of(kind, pages, self.snapshots[kind])
@@ -259,6 +252,12 @@ class JobsMonitor:
     def _pages_of(self, kind: str, identities: Iterable[str]) -> set[int]:
         snapshot, spec = self.snapshots[kind], KINDS[kind]
         return {page for identity in identities for page in snapshot.candidate_pages(spec, identity)}
+
+    def _candidate_pages(self, kind: str, identities: tuple[str, ...]) -> tuple[int, ...]:
+        """:meth:`_pages_of` as a tuple (a wait holds it through its pause; a tuple of ints is not tracked)."""
+        if len(identities) == 1:
+            return self.snapshots[kind].candidate_pages(KINDS[kind], identities[0])
+        return tuple(sorted(self._pages_of(kind, identities)))
 
     def next_check_in(self, kind: str) -> float:
         """Seconds until the next turn may be taken (as this process last saw the turn and the budget)."""
@@ -504,29 +503,49 @@ class JobsMonitor:
         """Queue ``woke`` to wake after ``seconds``: a timer on the loop, or a task of the injected ``asleep``.
 
         The waiter wakes through the loop's queue, so thousands of sleeps ending together wake a slice per
-        loop iteration.
+        loop iteration. The timer calls the plain function with its arguments: no bound method per waiter.
         """
         if self.asleep is asyncio.sleep:
-            return asyncio.get_running_loop().call_later(seconds, waiters.wake_soon, woke)
+            return asyncio.get_running_loop().call_later(seconds, PageWaiters.wake_soon, waiters, woke)
         sleeper = asyncio.ensure_future(self.asleep(seconds))
         sleeper.add_done_callback(lambda _done: waiters.wake_soon(woke))
         return sleeper
 
-    async def _pause(self, kind: str, pages: Iterable[int], seconds: float) -> None:
-        """Sleep ``seconds``, or less when one of ``pages`` is read (or comes next) in this event loop."""
+    def _park(
+        self, kind: str, pages: Iterable[int], seconds: float
+    ) -> tuple[asyncio.Future[None], asyncio.Handle | asyncio.Future[Any]]:
+        """Park a waiter on ``pages`` for at most ``seconds``: the future it awaits, and its timer.
+
+        :meth:`_unpark` undoes it, whatever woke the waiter.
+        """
         waiters = self._waiters()
         woke: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         wake_at = self.now() + seconds
-        keys = [(kind, page) for page in pages]
-        for key in keys:
-            waiters.park(key, woke, wake_at)
-        timer = self._wake_later(waiters, seconds, woke)
+        for page in pages:
+            waiters.park((kind, page), woke, wake_at)
+        return woke, self._wake_later(waiters, seconds, woke)
+
+    def _unpark(
+        self,
+        kind: str,
+        pages: Iterable[int],
+        woke: asyncio.Future[None],
+        timer: asyncio.Handle | asyncio.Future[Any],
+    ) -> None:
+        """Take a waiter parked by :meth:`_park` off its pages and cancel its timer."""
+        timer.cancel()
+        waiters = self._waiters()
+        for page in pages:
+            waiters.unpark((kind, page), woke)
+
+    async def _pause(self, kind: str, pages: Iterable[int], seconds: float) -> None:
+        """Sleep ``seconds``, or less when one of ``pages`` is read (or comes next) in this event loop."""
+        pages = tuple(pages)
+        woke, timer = self._park(kind, pages, seconds)
         try:
             await woke
         finally:
-            timer.cancel()
-            for key in keys:
-                waiters.unpark(key, woke)
+            self._unpark(kind, pages, woke, timer)
 
     # ------------------------------------------------------------------ extractions
 
@@ -558,31 +577,30 @@ class JobsMonitor:
         finally:
             self.watchers.poked(EXTRACTIONS, [watch.identity], finished=outcome is not None)
 
-    async def await_extraction(
+    def await_extraction(
         self,
         client: AsyncStitchClient,
         watch: ExtractionWatch,
         *,
         deadline: float | None = None,
         until: float | None = None,
-    ) -> ExtractionOutcome:
-        """Wait until the watched extraction has finished.
+    ) -> Coroutine[Any, Any, ExtractionOutcome]:
+        """Wait until the watched extraction has finished (a coroutine to await; no coroutine of its own).
 
         :param deadline: epoch seconds (monitor clock) when the wait gives up with :class:`StitchWaitTimeout`;
             a warning says so early when the schedule cannot read the row's page before then.
         :param until: epoch seconds when this call hands back with :class:`StitchWaitTimeout` although the
             wait goes on (a slice of a longer wait, e.g. to log progress); no warning is about it.
         """
-        outcome: ExtractionOutcome = await self._await(
+        return self._await(
             EXTRACTIONS,
-            [watch.identity],
-            self.acheck_extraction,
+            (watch.identity,),
             client,
             watch,
-            _Limits(deadline, until),
+            deadline,
+            until,
             f"extraction of source {watch.source_id}",
         )
-        return outcome
 
     # ------------------------------------------------------------------ loads
 
@@ -615,29 +633,28 @@ class JobsMonitor:
         finally:
             self.watchers.poked(LOADS, watch.identities, finished=outcome is not None)
 
-    async def await_loads(
+    def await_loads(
         self,
         client: AsyncStitchClient,
         watch: LoadWatch,
         *,
         deadline: float | None = None,
         until: float | None = None,
-    ) -> LoadOutcome:
-        """Wait until the watched streams have loaded (or one failed).
+    ) -> Coroutine[Any, Any, LoadOutcome]:
+        """Wait until the watched streams have loaded (or one failed); a coroutine to await.
 
         :param deadline: as for :meth:`await_extraction`.
         :param until: as for :meth:`await_extraction`.
         """
-        loads: LoadOutcome = await self._await(
+        return self._await(
             LOADS,
-            list(watch.identities),
-            self.acheck_loads,
+            tuple(watch.identities),
             client,
             watch,
-            _Limits(deadline, until),
+            deadline,
+            until,
             f"loads of {watch.source_name}",
         )
-        return loads
 
     # ------------------------------------------------------------------ waiting
 
@@ -662,12 +679,12 @@ class JobsMonitor:
         )
 
     def _warn_once_if_late(
-        self, kind: str, identities: list[str], deadline: float, forecast: Forecast, what: str
+        self, kind: str, identities: tuple[str, ...], deadline: float, forecast: Forecast, what: str
     ) -> None:
         """Warn (once per wait and deadline, across slices) when the rows' page comes round after the deadline."""
         if forecast.at <= deadline:
             return
-        key = (kind, tuple(identities), deadline)
+        key = (kind, identities, deadline)
         with self._lock:
             if key in self._warned:
                 return
@@ -679,45 +696,58 @@ class JobsMonitor:
     async def _await(
         self,
         kind: str,
-        identities: list[str],
-        check: Callable[[Any, Any], Awaitable[Any]],
+        identities: tuple[str, ...],
         client: Any,
         watch: Any,
-        limits: _Limits,
+        deadline: float | None,
+        until: float | None,
         what: str,
     ) -> Any:
-        """Wait until ``check(client, watch)`` answers, pausing between looks as the schedule says."""
-        key = (kind, tuple(identities))
+        """Wait until the check of ``kind`` answers for ``watch``, pausing between looks as the schedule says.
+
+        Thousands of waits sleep here at once, so what one holds through its pause is kept small: no bound
+        method, no list or set, no forecast, and the pause parked inline (no coroutine of its own).
+        """
+        key = (kind, identities)
         if not self._resume_lingering(key):
             await asyncio.to_thread(self.watch, kind, identities)
         handed_back = False
         try:
             while True:
-                outcome = await check(client, watch)
+                outcome: ExtractionOutcome | LoadOutcome | None
+                if kind == EXTRACTIONS:
+                    outcome = await self.acheck_extraction(client, watch)
+                else:
+                    outcome = await self.acheck_loads(client, watch)
                 if outcome is not None:
                     return outcome
                 now = self.now()
                 with self._lock:  # the pages to forecast and to sleep on, looked up once
-                    pages = self._pages_of(kind, identities)
+                    pages = self._candidate_pages(kind, identities)
                 forecast = self._forecast_pages(kind, pages)
-                if limits.deadline is not None and now >= limits.deadline:
+                if deadline is not None and now >= deadline:
                     outage = self.store_outage()
                     raise StitchWaitTimeout(
                         f"gave up waiting for the {what} at {iso(now)} ({self.pace(forecast)}): "
                         "the deadline passed" + (f"; {outage}" if outage else "")
                     )
-                if limits.until is not None and now >= limits.until:
+                if until is not None and now >= until:
                     handed_back = True
                     raise StitchWaitTimeout(
                         f"still waiting for the {what} at {iso(now)}; {self.pace(forecast)}"
                     )
-                if limits.deadline is not None:
-                    self._warn_once_if_late(kind, identities, limits.deadline, forecast, what)
+                if deadline is not None:
+                    self._warn_once_if_late(kind, identities, deadline, forecast, what)
                 pause = max(forecast.at - now, self.interval * MIN_PAUSE_SHARE)
-                stop = limits.stop
+                del forecast  # not held through the pause
+                stop = _earlier(deadline, until)
                 if stop is not None:
                     pause = min(pause, max(stop - now, 0.0))
-                await self._pause(kind, pages, pause)
+                woke, timer = self._park(kind, pages, pause)
+                try:
+                    await woke
+                finally:
+                    self._unpark(kind, pages, woke, timer)
         finally:
             if handed_back:
                 self._linger(key)
