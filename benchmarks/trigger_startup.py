@@ -45,16 +45,6 @@ CONN_ID = "stitch_startup_bench"
 #: Emulator seconds each source's running sync lasts (the triggers wait on it throughout).
 SYNC_SECONDS = 3600.0
 TICK = 0.01
-FRESHDESK = {"api_key": "not-a-real-key", "domain": "acme", "start_date": "2024-01-01T00:00:00Z"}
-DESTINATION = {
-    "host": "warehouse.example.com",
-    "port": 5432,
-    "username": "loader",
-    "password": "not-a-real-password",
-    "database": "analytics",
-    "encryption_type": "none",
-    "ssl": "false",
-}
 
 
 # ---------------------------------------------------------------------------------------------- the account
@@ -67,15 +57,21 @@ def prepare_account(emulator: Any, count: int) -> dict[str, Any]:
     :param count: number of sources.
     """
     from airflow_provider_stitch.api.client import StitchClient
+    from airflow_provider_stitch.emulator.samples import (
+        SAMPLE_DESTINATION,
+        SAMPLE_DESTINATION_TYPE,
+        SAMPLE_SOURCE_PROPERTIES,
+        SAMPLE_SOURCE_TYPE,
+    )
 
     control = emulator.control()
     client = StitchClient(emulator.token, base_url=emulator.base_url, client_id=emulator.client_id)
     control.configure(run_schedules=False)
-    client.create_destination("postgres", DESTINATION, "warehouse")
+    client.create_destination(SAMPLE_DESTINATION_TYPE, SAMPLE_DESTINATION, "warehouse")
     started = control.now()
 
     def make(n: int) -> tuple[int, str]:
-        source_id = client.create_source("platform.freshdesk", f"Shop {n:05d}", FRESHDESK).id
+        source_id = client.create_source(SAMPLE_SOURCE_TYPE, f"Shop {n:05d}", SAMPLE_SOURCE_PROPERTIES).id
         control.arrange(source_id, durations={"discovery": 1.0, "tap": SYNC_SECONDS, "target": 1.0})
         return source_id, str(client.start_sync(source_id).job_name)
 
