@@ -7,9 +7,9 @@ import logging
 import math
 import uuid
 from collections.abc import Iterable
-from functools import cached_property
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any
 
 EXTRACTIONS = "extractions"
