@@ -26,6 +26,8 @@ KILL_AFTER_START_SECONDS = 15.0
 START_TASK = "sync_source.start_replication"
 KILLED_WORKER = "celery-worker-1"
 KILLED_TRIGGERER = "triggerer-1"
+#: Real seconds the triggerer drill waits for a trigger to run on the triggerer it kills.
+TRIGGERER_HOLD_SECONDS = 45.0
 SURVIVING_TRIGGERER = "triggerer-2"
 
 #: A task instance try: (task_id, map_index, try_number).
@@ -98,6 +100,8 @@ class DrillPlan:
         self._last_step = time.monotonic()
         self._worker_killed_real: float | None = None
         self._takeover_timer: LoadScaledTimer | None = None
+        #: When enough waits were first deferred for the triggerer drill (real monotonic seconds).
+        self._triggerer_ready_at: float | None = None
 
     def _tries(self, where: str, parameters: tuple[object, ...] = ()) -> list[TaskTry]:
         """The run's task tries matching ``where`` (SQL on ``task_instance``)."""
@@ -142,16 +146,24 @@ class DrillPlan:
         )
 
     def _kill_triggerer(self, now: float) -> None:
+        """Kill the triggerer once enough waits are deferred and some of them run on it (Airflow may hand
+        every trigger to the other one for a while: a kill then takes nothing over), or, when none comes to
+        it within :data:`TRIGGERER_HOLD_SECONDS`, with whatever it runs."""
         deferred = self._tries("state = 'deferred'")
         if now - self._last_step < DRILL_GAP_SECONDS or len(deferred) < self.deferred_wanted:
             return
-        log = self.log
-        log.triggers_before_kill = self._triggers_by_host()
-        log.triggerer_waits = self._tries(
+        on_killed = self._tries(
             "state = 'deferred' AND trigger_id IN (SELECT trigger.id FROM trigger JOIN job "
             "ON job.id = trigger.triggerer_id WHERE job.hostname = ?)",
             (KILLED_TRIGGERER,),
         )
+        if self._triggerer_ready_at is None:
+            self._triggerer_ready_at = now
+        if not on_killed and now - self._triggerer_ready_at < TRIGGERER_HOLD_SECONDS:
+            return
+        log = self.log
+        log.triggers_before_kill = self._triggers_by_host()
+        log.triggerer_waits = on_killed
         self.deployment.components[KILLED_TRIGGERER].kill()
         log.triggerer_killed_at = self.emulator_now()
         self._last_step = now
