@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,15 @@ from airflow_provider_stitch.api.jobs import EXTRACTIONS, ExtractionWatch, JobsM
 from airflow_provider_stitch.api.jobs.wakeups import WAKE_SLICE, PageWaiters
 
 PAGE = (EXTRACTIONS, 1)
+
+
+async def parked_pause(monitor: Any, kind: str, pages: list[int], seconds: float) -> None:
+    """Sleep as a waiting look does: ``seconds``, or less when one of ``pages`` is read in this event loop."""
+    woke, timer = monitor._park(kind, tuple(pages), seconds)
+    try:
+        await woke
+    finally:
+        monitor._unpark(kind, tuple(pages), woke, timer)
 
 
 def test_a_read_page_wakes_its_waiters_one_slice_per_loop_iteration_and_others_run_between():
@@ -72,7 +82,7 @@ def test_monitor_waiters_on_one_page_wake_in_slices_when_it_is_signalled():
     count = 1000
 
     async def scenario() -> list[int]:
-        pauses = [asyncio.create_task(monitor._pause(EXTRACTIONS, [1], 3600.0)) for _ in range(count)]
+        pauses = [asyncio.create_task(parked_pause(monitor, EXTRACTIONS, [1], 3600.0)) for _ in range(count)]
         await asyncio.sleep(0)
         assert monitor._waiters().parked(PAGE) == count
         monitor._signal(EXTRACTIONS, 1)
@@ -95,7 +105,7 @@ def test_a_pause_with_the_real_sleep_needs_no_task_per_waiter():
 
     async def scenario() -> tuple[int, int]:
         before = len(asyncio.all_tasks())
-        pauses = [asyncio.create_task(monitor._pause(EXTRACTIONS, [1], 3600.0)) for _ in range(50)]
+        pauses = [asyncio.create_task(parked_pause(monitor, EXTRACTIONS, [1], 3600.0)) for _ in range(50)]
         await asyncio.sleep(0)
         during = len(asyncio.all_tasks()) - before
         for pause in pauses:
@@ -171,7 +181,7 @@ def test_sleeps_that_end_together_wake_their_waiters_one_slice_per_loop_iteratio
     count = 1000
 
     async def scenario() -> list[int]:
-        pauses = [asyncio.create_task(monitor._pause(EXTRACTIONS, [1], 0.05)) for _ in range(count)]
+        pauses = [asyncio.create_task(parked_pause(monitor, EXTRACTIONS, [1], 0.05)) for _ in range(count)]
         await asyncio.sleep(0)
         finished = [0]
         while finished[-1] < count:
@@ -196,7 +206,7 @@ def test_injected_sleeps_wake_through_the_same_slices():
             await gate.wait()
 
         monitor = JobsMonitor("m", JobsBudget(1, backend=InMemoryBudgetBackend()), asleep=asleep)
-        pauses = [asyncio.create_task(monitor._pause(EXTRACTIONS, [1], 60.0)) for _ in range(500)]
+        pauses = [asyncio.create_task(parked_pause(monitor, EXTRACTIONS, [1], 60.0)) for _ in range(500)]
         for _ in range(3):
             await asyncio.sleep(0)
         gate.set()

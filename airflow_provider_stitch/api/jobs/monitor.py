@@ -538,15 +538,6 @@ class JobsMonitor:
         for page in pages:
             waiters.unpark((kind, page), woke)
 
-    async def _pause(self, kind: str, pages: Iterable[int], seconds: float) -> None:
-        """Sleep ``seconds``, or less when one of ``pages`` is read (or comes next) in this event loop."""
-        pages = tuple(pages)
-        woke, timer = self._park(kind, pages, seconds)
-        try:
-            await woke
-        finally:
-            self._unpark(kind, pages, woke, timer)
-
     # ------------------------------------------------------------------ extractions
 
     def answer_extraction(self, watch: ExtractionWatch) -> ExtractionOutcome | None:
